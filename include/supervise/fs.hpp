@@ -1,0 +1,29 @@
+// Atomic file writes: write a temporary file beside the target, fsync it, rename it
+// over the target, fsync the directory. A reader sees the old file or the new one,
+// never half of one. Used for declared files, the status and the file:// store.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <string_view>
+#include <system_error>
+
+namespace supervise::fs {
+
+// Failure of a file operation, naming the operation and the path:
+// "cannot create directory /x/y: Permission denied".
+class FileError : public std::system_error {
+ public:
+  FileError(int err, const std::string& what_and_path);
+};
+
+// Creates missing parent directories (mode 0755 before umask).
+void create_parents(const std::string& path);
+
+// Replaces `path` with `data`; the file gets exactly `mode` (umask does not apply).
+// A symbolic link at `path` is replaced, never written through. Throws FileError.
+void write_atomically(const std::string& path, std::string_view data, mode_t mode,
+                      bool make_parents = false);
+
+}  // namespace supervise::fs

@@ -1,0 +1,41 @@
+// The Reaper owns every wait in the process: on each SIGCHLD it collects every exited
+// child with waitpid(-1, WNOHANG) until none is left, so coalesced SIGCHLDs never lose
+// an exit. It hands the main process's status to whoever watches it. Nothing else in
+// supervise calls wait().
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <functional>
+#include <optional>
+
+#include "supervise/process/exit_status.hpp"
+
+namespace supervise::process {
+
+class Reaper {
+ public:
+  using MainExitHandler = std::function<void(ExitStatus)>;
+
+  // The process whose exit decides the task, and what to call when it ends.
+  void watch(pid_t main_pid, MainExitHandler on_main_exit);
+
+  // Collects every child that has ended. Call on SIGCHLD (and once after watch(), in
+  // case the child ended before its SIGCHLD was caught).
+  void reap();
+
+  // False once waitpid reported that no child is left at all.
+  bool has_children() const { return has_children_; }
+  std::size_t reaped() const { return reaped_; }
+  const std::optional<ExitStatus>& main_exit() const { return main_exit_; }
+
+ private:
+  pid_t main_pid_ = -1;
+  MainExitHandler on_main_exit_;
+  std::optional<ExitStatus> main_exit_;
+  bool has_children_ = true;
+  std::size_t reaped_ = 0;
+};
+
+}  // namespace supervise::process

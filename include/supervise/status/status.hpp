@@ -1,0 +1,74 @@
+// The exit-status document (SPEC.md "Exit-status JSON"): built from what happened,
+// rendered as JSON (pure), and written atomically. schema_version 1.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "supervise/spec/exit_actions.hpp"
+
+namespace supervise::status {
+
+using TimePoint = std::chrono::system_clock::time_point;
+
+struct CheckpointFinal {
+  bool ok = false;
+  std::size_t files_stored = 0;
+  std::size_t files_unchanged = 0;
+  std::size_t files_skipped = 0;
+  std::uint64_t bytes_stored = 0;
+  double seconds = 0;
+  std::optional<std::string> error;
+};
+
+struct Checkpoint {
+  std::string path;
+  std::string url;  // redacted
+  std::size_t rounds = 0;
+  std::size_t failed_rounds = 0;
+  std::optional<CheckpointFinal> final;  // null until a final round has run
+};
+
+struct Stop {
+  std::string requested_by;
+  TimePoint at;
+};
+
+struct Status {
+  std::optional<std::string> task;
+  spec::Action action = spec::Action::kFail;
+  int exit_code = 125;
+  std::optional<int> signal;
+  bool core_dumped = false;
+  std::optional<std::string> matched_rule;
+  std::optional<std::string> error;
+  std::vector<std::string> command;
+  std::optional<TimePoint> started_at;  // null when the command never started
+  TimePoint finished_at{};
+  std::optional<Stop> stop;
+  std::vector<Checkpoint> checkpoints;
+  int supervisor_exit_code = 125;  // what the supervisor itself exits with
+};
+
+// Fields in the order SPEC.md lists them.
+nlohmann::ordered_json to_json(const Status& status);
+
+// "2026-11-22T10:00:00.123Z"
+std::string format_time(TimePoint t);
+
+// The whole document, pretty-printed, with a final newline.
+std::string render(const Status& status);
+
+// One line of at most max_bytes (Kubernetes terminationMessagePath reads 4096): the
+// document compacted, shortened field by field when it does not fit; always valid JSON.
+std::string render_compact(const Status& status, std::size_t max_bytes = 4096);
+
+// Writes render() to `path` atomically (temp file, fsync, rename). Throws fs::FileError.
+void write(const std::string& path, const Status& status);
+void write_compact(const std::string& path, const Status& status);
+
+}  // namespace supervise::status

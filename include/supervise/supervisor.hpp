@@ -1,0 +1,46 @@
+// The supervisor's event loop for one run of the command: spawn, forward signals,
+// handle stop requests (SIGTERM/SIGINT/SIGQUIT, --timeout) with SIGKILL after the stop
+// timeout, reap through the Reaper, tear down what the main process leaves behind.
+// It returns what happened; deciding the action and writing the status is main's.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "supervise/process/child.hpp"
+#include "supervise/process/exit_status.hpp"
+#include "supervise/spec/duration.hpp"
+
+namespace supervise {
+
+enum class SignalTarget { kGroup, kChild };
+
+struct RunOptions {
+  std::vector<std::string> argv;
+  std::vector<std::string> environment;  // the child's whole environment
+  spec::Duration stop_timeout = std::chrono::seconds(10);
+  spec::Duration grace_period = std::chrono::seconds(30);
+  std::optional<spec::Duration> timeout;
+  SignalTarget signal_target = SignalTarget::kGroup;
+};
+
+struct StopRequest {
+  std::string requested_by;  // signal name ("SIGTERM") or "timeout"
+  std::chrono::system_clock::time_point at;
+};
+
+struct RunResult {
+  std::chrono::system_clock::time_point started_at;
+  std::optional<process::ExitStatus> exit;           // how the main process ended
+  std::optional<process::ExecFailure> exec_failure;  // the command never ran
+  std::optional<StopRequest> stop;
+  std::size_t reaped = 0;  // children collected, the main process included
+};
+
+// Runs the command to its end. Never throws once the child is started; throws
+// std::system_error if the child cannot be created.
+RunResult run(const RunOptions& options, const process::InheritedSignals& inherited);
+
+}  // namespace supervise

@@ -1,0 +1,225 @@
+#include "supervise/cli.hpp"
+
+#include "supervise/diagnostics.hpp"
+#include "supervise/log.hpp"
+
+namespace supervise::cli {
+namespace {
+
+constexpr std::string_view kSource = "command line";
+
+// Options that take a value, and whether they may be repeated.
+struct ValueOption {
+  std::string_view name;
+  bool repeatable;
+};
+constexpr ValueOption kValueOptions[] = {
+    {"--spec", false},         {"--task", false},         {"--status-file", false},
+    {"--termination-log", false}, {"--exit-action", true}, {"--checkpoint", true},
+    {"--stop-timeout", false}, {"--grace-period", false}, {"--timeout", false},
+    {"--signal-target", false}, {"--exit-code-from", false}, {"--log-level", false},
+};
+
+const ValueOption* find_value_option(std::string_view name) {
+  for (const auto& o : kValueOptions)
+    if (o.name == name) return &o;
+  return nullptr;
+}
+
+struct Parsed {
+  std::vector<std::pair<std::string, std::string>> values;  // option -> value, in order
+  std::vector<std::string> flags;
+  std::vector<std::string> command;
+};
+
+// Splits argv into options and the command. The command starts after "--" or at the
+// first argument that is not an option (as tini and dumb-init accept).
+Parsed split(const std::vector<std::string>& args, Diagnostics* diag) {
+  Parsed p;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "--") {
+      p.command.assign(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
+      break;
+    }
+    if (arg.size() < 2 || arg[0] != '-') {
+      p.command.assign(args.begin() + static_cast<std::ptrdiff_t>(i), args.end());
+      break;
+    }
+    std::string name = arg, value;
+    bool has_value = false;
+    if (auto eq = arg.find('='); arg.rfind("--", 0) == 0 && eq != std::string::npos) {
+      name = arg.substr(0, eq);
+      value = arg.substr(eq + 1);
+      has_value = true;
+    }
+    if (find_value_option(name)) {
+      if (!has_value) {
+        if (i + 1 >= args.size()) {
+          if (diag) diag->add(std::string(kSource), name, "needs a value");
+          continue;
+        }
+        value = args[++i];
+      }
+      p.values.emplace_back(name, value);
+    } else if (!has_value && (name == "--help" || name == "-h" || name == "--version" ||
+                              name == "--validate" || name == "--verbose" || name == "--quiet" ||
+                              name == "-q" || (name.size() >= 2 && name[0] == '-' && name[1] == 'v' &&
+                                               name.find_first_not_of('v', 1) == std::string::npos))) {
+      p.flags.push_back(name);
+    } else if (diag) {
+      diag->add(std::string(kSource), name, "unknown option (see --help)");
+    }
+  }
+  return p;
+}
+
+}  // namespace
+
+Options parse(const std::vector<std::string>& args, const GetEnv& getenv) {
+  Diagnostics diag;
+  Parsed p = split(args, &diag);
+  Options o;
+  o.overrides.command = p.command;
+
+  auto problem = [&](const std::string& where, std::string message) {
+    diag.add(std::string(kSource), where, std::move(message));
+  };
+  auto duration = [&](const std::string& name, const std::string& value) -> std::optional<spec::Duration> {
+    auto d = spec::parse_duration(value);
+    if (!d) {
+      problem(name, d.error());
+      return std::nullopt;
+    }
+    return *d;
+  };
+  auto level = [&](const std::string& where, const std::string& value) {
+    if (auto l = log::parse_level(value)) o.log_level = *l;
+    else problem(where, quote(value) + " is not a log level (trace, debug, info, warn, error, off)");
+  };
+  auto exit_code_from = [&](const std::string& where, const std::string& value) {
+    if (value == "command") o.exit_code_from = ExitCodeFrom::kCommand;
+    else if (value == "action") o.exit_code_from = ExitCodeFrom::kAction;
+    else problem(where, quote(value) + " is not command or action");
+  };
+
+  // The environment first, so that options override it.
+  if (auto v = getenv("SUPERVISE_STATUS_FILE"); v && !v->empty()) o.status_file = *v;
+  if (auto v = getenv("SUPERVISE_LOG_LEVEL"); v && !v->empty()) level("SUPERVISE_LOG_LEVEL", *v);
+  if (auto v = getenv("SUPERVISE_EXIT_CODE_FROM"); v && !v->empty()) exit_code_from("SUPERVISE_EXIT_CODE_FROM", *v);
+
+  std::vector<std::string> seen;
+  for (const auto& [name, value] : p.values) {
+    const ValueOption* option = find_value_option(name);
+    bool again = false;
+    for (const auto& s : seen) again = again || s == name;
+    if (again && !option->repeatable) problem(name, "is given more than once");
+    seen.push_back(name);
+    if (name == "--spec") o.spec_path = value;
+    else if (name == "--task") o.task_name = value;
+    else if (name == "--status-file") o.status_file = value;
+    else if (name == "--termination-log") o.termination_log = value;
+    else if (name == "--exit-action") o.overrides.exit_actions.push_back(value);
+    else if (name == "--checkpoint") o.overrides.checkpoints.push_back(value);
+    else if (name == "--stop-timeout") { if (auto d = duration(name, value)) o.stop_timeout = *d; }
+    else if (name == "--grace-period") { if (auto d = duration(name, value)) o.grace_period = *d; }
+    else if (name == "--timeout") { if (auto d = duration(name, value)) o.timeout = *d; }
+    else if (name == "--signal-target") {
+      if (value == "group") o.signal_target = SignalTarget::kGroup;
+      else if (value == "child") o.signal_target = SignalTarget::kChild;
+      else problem(name, quote(value) + " is not group or child");
+    } else if (name == "--exit-code-from") exit_code_from(name, value);
+    else if (name == "--log-level") level(name, value);
+  }
+  int verbosity = 0;
+  for (const auto& flag : p.flags) {
+    if (flag == "--help" || flag == "-h") o.mode = Options::Mode::kHelp;
+    else if (flag == "--version") o.mode = Options::Mode::kVersion;
+    else if (flag == "--validate" && o.mode == Options::Mode::kRun) o.mode = Options::Mode::kValidate;
+    else if (flag == "--quiet" || flag == "-q") o.log_level = spdlog::level::warn;
+    else if (flag == "--verbose") ++verbosity;
+    else verbosity += static_cast<int>(flag.size()) - 1;  // -v, -vv
+  }
+  if (verbosity > 0) o.log_level = verbosity == 1 ? spdlog::level::debug : spdlog::level::trace;
+
+  if (o.mode == Options::Mode::kRun && !o.spec_path && o.overrides.command.empty())
+    problem("", "no command: give one after -- or a task spec with --spec (see --help)");
+  if (o.task_name && !o.spec_path) problem("--task", "needs --spec");
+  // Help and version answer whatever else is wrong.
+  if (o.mode == Options::Mode::kHelp || o.mode == Options::Mode::kVersion) return o;
+  if (!diag.empty()) throw InputError(std::move(diag));
+  return o;
+}
+
+Partial parse_partial(const std::vector<std::string>& args, const GetEnv& getenv) noexcept {
+  Partial out;
+  try {
+    if (auto v = getenv("SUPERVISE_STATUS_FILE"); v && !v->empty()) out.status_file = *v;
+    if (auto v = getenv("SUPERVISE_EXIT_CODE_FROM"); v && *v == "action") out.exit_code_from = ExitCodeFrom::kAction;
+    Parsed p = split(args, nullptr);
+    out.command = p.command;
+    for (const auto& [name, value] : p.values) {
+      if (name == "--status-file") out.status_file = value;
+      else if (name == "--termination-log") out.termination_log = value;
+      else if (name == "--task") out.task_name = value;
+      else if (name == "--exit-code-from") out.exit_code_from = value == "action" ? ExitCodeFrom::kAction : ExitCodeFrom::kCommand;
+    }
+  } catch (...) {
+    // Whatever could be read is returned.
+  }
+  return out;
+}
+
+int action_exit_code(spec::Action action) {
+  switch (action) {
+    case spec::Action::kComplete: return 0;
+    case spec::Action::kReschedule: return 75;  // EX_TEMPFAIL: "try again later"
+    case spec::Action::kFail: return 1;
+  }
+  return 1;
+}
+
+std::string version_text() { return std::string("supervise ") + SUPERVISE_VERSION + "\n"; }
+
+std::string help_text() {
+  return R"(Usage:
+  supervise [OPTIONS] -- COMMAND [ARG...]        run a command
+  supervise [OPTIONS] --spec FILE [--task NAME]  run the task of a spec
+  supervise --validate --spec FILE [--task NAME] check a spec, run nothing (exit 0 or 125)
+
+A task supervisor for containers (PID 1) and for local runs: writes the task's files,
+runs the command in its own process group, forwards signals, reaps every process,
+maps the exit code through exitActions and writes an exit-status JSON.
+
+Options:
+  --spec FILE                 task spec, YAML or JSON: one task or a workflow
+  --task NAME                 the task to run from a workflow (required when it has several)
+  --status-file PATH          write the exit-status JSON there (env SUPERVISE_STATUS_FILE)
+  --termination-log PATH      also write a compact status of at most 4096 bytes there
+                              (Kubernetes terminationMessagePath, e.g. /dev/termination-log)
+  --exit-action ACTION=CODES  add an exit action, e.g. RESCHEDULE=1-255 (repeatable)
+  --checkpoint path=P,url=U,frequency=F[,regex=R]
+                              add a checkpoint (repeatable; regex last, may hold commas)
+  --stop-timeout DUR          SIGTERM to SIGKILL delay when stopping processes (default 10s)
+  --grace-period DUR          whole budget after a stop request (default 30s)
+  --timeout DUR               longest run time; then stop as on SIGTERM (default none)
+  --signal-target group|child who gets forwarded signals (default group)
+  --exit-code-from command|action
+                              exit with the command's code (default) or with the action's:
+                              COMPLETE 0, RESCHEDULE 75, FAIL 1 (env SUPERVISE_EXIT_CODE_FROM)
+  --log-level LEVEL           trace, debug, info, warn, error, off (default info;
+                              env SUPERVISE_LOG_LEVEL)
+  -v, -vv, --verbose          debug, trace logging
+  -q, --quiet                 warnings and errors only
+  --validate                  check the spec and options, run nothing
+  --version, -h --help
+
+Durations: 90, 0.5, "30s", "1h30m", "1.5h", "500ms", "2d", ISO 8601 "PT1H30M".
+
+Exit status: the command's (128+N when signal N killed it); 125 when the task could not
+start (invalid input, a file not written); 126 / 127 when the command cannot be executed /
+is not found. With --exit-code-from=action: 0 / 75 / 1 for COMPLETE / RESCHEDULE / FAIL.
+)";
+}
+
+}  // namespace supervise::cli

@@ -1,0 +1,97 @@
+#include "supervise/fs.hpp"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+namespace supervise::fs {
+namespace {
+
+// Closes the fd and removes the temporary file unless release()d.
+class TempFile {
+ public:
+  TempFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  ~TempFile() {
+    if (fd_ >= 0) ::close(fd_);
+    if (!path_.empty()) ::unlink(path_.c_str());
+  }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  int fd() const { return fd_; }
+  const std::string& path() const { return path_; }
+  // close() reports write-back errors on some filesystems; it must be checked.
+  int close() {
+    int r = ::close(fd_);
+    fd_ = -1;
+    return r;
+  }
+  void release() { path_.clear(); }
+
+ private:
+  int fd_;
+  std::string path_;
+};
+
+void write_all(int fd, std::string_view data, const std::string& path) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw FileError(errno, "cannot write " + path);
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+void fsync_directory(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;  // the rename is done; a directory we cannot open cannot be synced
+  ::fsync(fd);
+  ::close(fd);
+}
+
+}  // namespace
+
+FileError::FileError(int err, const std::string& what_and_path)
+    : std::system_error(err, std::generic_category(), what_and_path) {}
+
+void create_parents(const std::string& path) {
+  std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  std::string partial;
+  for (const auto& part : parent) {
+    if (part == "/") {
+      partial = "/";
+      continue;
+    }
+    partial = (std::filesystem::path(partial) / part).string();
+    if (::mkdir(partial.c_str(), 0755) == 0) continue;
+    int err = errno;
+    struct stat st {};
+    if (err == EEXIST && ::stat(partial.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) continue;
+    if (err == EEXIST) err = ENOTDIR;
+    throw FileError(err, "cannot create directory " + partial);
+  }
+}
+
+void write_atomically(const std::string& path, std::string_view data, mode_t mode, bool make_parents) {
+  if (make_parents) create_parents(path);
+  std::filesystem::path target(path);
+  std::string dir = target.parent_path().empty() ? "." : target.parent_path().string();
+  std::string tmpl = (std::filesystem::path(dir) / ("." + target.filename().string() + ".tmp-XXXXXX")).string();
+  int fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
+  if (fd < 0) throw FileError(errno, "cannot create a temporary file beside " + path);
+  TempFile tmp(fd, tmpl);
+  write_all(tmp.fd(), data, path);
+  if (::fchmod(tmp.fd(), mode) != 0) throw FileError(errno, "cannot set the mode of " + path);
+  if (::fsync(tmp.fd()) != 0) throw FileError(errno, "cannot sync " + path);
+  if (tmp.close() != 0) throw FileError(errno, "cannot write " + path);
+  // rename() replaces a symbolic link at `path` itself, never its target.
+  if (::rename(tmp.path().c_str(), path.c_str()) != 0) throw FileError(errno, "cannot replace " + path);
+  tmp.release();
+  fsync_directory(dir);
+}
+
+}  // namespace supervise::fs

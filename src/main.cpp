@@ -1,0 +1,112 @@
+// supervise: wiring only. Each step is a module call; see README.md and docs/design.md.
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+
+#include "supervise/cli.hpp"
+#include "supervise/diagnostics.hpp"
+#include "supervise/files.hpp"
+#include "supervise/fs.hpp"
+#include "supervise/log.hpp"
+#include "supervise/outcome.hpp"
+#include "supervise/process/child.hpp"
+#include "supervise/spec/loader.hpp"
+#include "supervise/supervisor.hpp"
+
+using namespace supervise;
+
+namespace {
+
+std::optional<std::string> get_env(const std::string& name) {
+  const char* v = std::getenv(name.c_str());
+  return v ? std::optional<std::string>(v) : std::nullopt;
+}
+
+// Writes the status wherever it is wanted and returns the supervisor's exit code.
+// A status that cannot be written is logged; it never changes the exit code.
+int finish(const status::Status& s, const std::optional<std::string>& status_file,
+           const std::optional<std::string>& termination_log) {
+  if (status_file) {
+    try {
+      status::write(*status_file, s);
+    } catch (const std::exception& e) {
+      spdlog::error("status not written: {}", e.what());
+    }
+  }
+  if (termination_log) {
+    try {
+      status::write_compact(*termination_log, s);
+    } catch (const std::exception& e) {
+      spdlog::error("termination log not written: {}", e.what());
+    }
+  }
+  return s.supervisor_exit_code;
+}
+
+int run_task(const cli::Options& options, const spec::Task& task,
+             const process::InheritedSignals& inherited) {
+  // Orphans of the task become our children even when we are not PID 1.
+  if (::getpid() != 1 && ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0)
+    spdlog::warn("cannot become a child subreaper: {}", std::strerror(errno));
+  try {
+    files::write_declared(task.files);
+  } catch (const fs::FileError& e) {
+    spdlog::error("{}", e.what());
+    return finish(outcome::before_start(task.name, task.command, e.what(), options.exit_code_from),
+                  options.status_file, options.termination_log);
+  }
+  RunOptions run_options{task.command,          process::merged_environment(task.environment),
+                         options.stop_timeout,  options.grace_period,
+                         options.timeout,       options.signal_target};
+  RunResult result = run(run_options, inherited);
+  status::Status s = outcome::after_run(task, result, options.exit_code_from);
+  if (s.error) spdlog::error("{}", *s.error);
+  spdlog::info("exit code {} -> {}{}", s.exit_code, spec::to_string(s.action),
+               s.matched_rule ? " (" + *s.matched_rule + ")" : " (default)");
+  return finish(s, options.status_file, options.termination_log);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // First, before anything changes them: the signal state the command must inherit.
+  const auto inherited = process::InheritedSignals::capture();
+  std::vector<std::string> args(argv + 1, argv + argc);
+  cli::Options options;
+  try {
+    options = cli::parse(args, get_env);
+    log::init(options.log_level);
+    if (options.mode == cli::Options::Mode::kHelp) return std::cout << cli::help_text(), 0;
+    if (options.mode == cli::Options::Mode::kVersion) return std::cout << cli::version_text(), 0;
+
+    std::error_code ec;
+    spec::LoadRequest request{std::nullopt, options.task_name,
+                              options.mode == cli::Options::Mode::kValidate, options.overrides,
+                              std::filesystem::current_path(ec).string()};
+    if (options.spec_path) request.source = spec::read_source(*options.spec_path);
+    std::vector<spec::Task> tasks = spec::load(request);
+    if (options.mode == cli::Options::Mode::kValidate) {
+      for (const auto& t : tasks) std::cout << "ok: " << t.name.value_or("(unnamed task)") << "\n";
+      return 0;
+    }
+    return run_task(options, tasks.front(), inherited);
+  } catch (const InputError& e) {
+    if (!spdlog::get("supervise")) log::init(spdlog::level::info);
+    for (const auto& d : e.diagnostics().items()) std::cerr << "supervise: " << d.to_string() << "\n";
+    cli::Partial partial = cli::parse_partial(args, get_env);
+    auto s = outcome::before_start(partial.task_name, partial.command,
+                                   "invalid input: " + e.diagnostics().to_string(), partial.exit_code_from);
+    return finish(s, partial.status_file, partial.termination_log);
+  } catch (const std::exception& e) {
+    // Nothing may escape main unreported: the status still says what happened.
+    if (!spdlog::get("supervise")) log::init(spdlog::level::info);
+    spdlog::critical("internal error: {}", e.what());
+    cli::Partial partial = cli::parse_partial(args, get_env);
+    auto s = outcome::before_start(partial.task_name, partial.command,
+                                   std::string("internal error: ") + e.what(), partial.exit_code_from);
+    return finish(s, partial.status_file, partial.termination_log);
+  }
+}

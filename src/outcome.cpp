@@ -1,0 +1,61 @@
+#include "supervise/outcome.hpp"
+
+namespace supervise::outcome {
+namespace {
+
+int supervisor_code(int command_code, spec::Action action, cli::ExitCodeFrom from) {
+  return from == cli::ExitCodeFrom::kAction ? cli::action_exit_code(action) : command_code;
+}
+
+std::vector<status::Checkpoint> checkpoints_of(const spec::Task& task) {
+  std::vector<status::Checkpoint> out;
+  for (const auto& c : task.checkpoints) out.push_back({c.path, c.url.text, 0, 0, std::nullopt});
+  return out;
+}
+
+}  // namespace
+
+status::Status after_run(const spec::Task& task, const RunResult& run, cli::ExitCodeFrom from) {
+  status::Status s;
+  s.task = task.name;
+  s.command = task.command;
+  s.started_at = run.started_at;
+  s.finished_at = std::chrono::system_clock::now();
+  if (run.stop) s.stop = status::Stop{run.stop->requested_by, run.stop->at};
+  s.checkpoints = checkpoints_of(task);
+  if (run.exec_failure) {
+    s.exit_code = run.exec_failure->exit_code;
+    s.error = run.exec_failure->exit_code == 127
+                  ? "command not found: " + task.command.front() + run.exec_failure->detail()
+                  : "cannot execute " + task.command.front() + ": " + run.exec_failure->message();
+  } else if (run.exit) {
+    s.exit_code = run.exit->exit_code();
+    s.signal = run.exit->signal();
+    s.core_dumped = run.exit->core_dumped();
+  } else {
+    // The grace period ended before the main process could be reaped.
+    s.exit_code = 128 + 9;
+    s.signal = 9;
+    s.error = "the command did not end within the grace period";
+  }
+  auto decision = task.exit_actions.lookup(s.exit_code);
+  s.action = decision.action;
+  if (decision.rule) s.matched_rule = decision.rule->text;
+  s.supervisor_exit_code = supervisor_code(s.exit_code, s.action, from);
+  return s;
+}
+
+status::Status before_start(std::optional<std::string> task, std::vector<std::string> command,
+                            std::string error, cli::ExitCodeFrom from) {
+  status::Status s;
+  s.task = std::move(task);
+  s.command = std::move(command);
+  s.error = std::move(error);
+  s.finished_at = std::chrono::system_clock::now();
+  s.action = spec::Action::kFail;
+  s.exit_code = 125;
+  s.supervisor_exit_code = supervisor_code(125, s.action, from);
+  return s;
+}
+
+}  // namespace supervise::outcome

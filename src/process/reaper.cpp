@@ -1,0 +1,47 @@
+#include "supervise/process/reaper.hpp"
+
+#include <spdlog/spdlog.h>
+#include <sys/wait.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace supervise::process {
+
+void Reaper::watch(pid_t main_pid, MainExitHandler on_main_exit) {
+  main_pid_ = main_pid;
+  on_main_exit_ = std::move(on_main_exit);
+  has_children_ = true;
+}
+
+void Reaper::reap() {
+  std::optional<ExitStatus> main_now;
+  for (;;) {
+    int status = 0;
+    pid_t pid = ::waitpid(-1, &status, WNOHANG);
+    if (pid > 0) {
+      ++reaped_;
+      if (pid == main_pid_) {
+        main_now = ExitStatus::from_wait_status(status);
+      } else {
+        spdlog::trace("reaped {} (status {:#x})", pid, status);
+      }
+      continue;
+    }
+    if (pid == 0) break;  // children remain, none has ended yet
+    if (errno == EINTR) continue;
+    if (errno == ECHILD) {
+      has_children_ = false;
+    } else {
+      spdlog::error("waitpid failed: {}", std::strerror(errno));
+    }
+    break;
+  }
+  // Called after the loop, so the handler may do anything, reap() included.
+  if (main_now && !main_exit_) {
+    main_exit_ = main_now;
+    if (on_main_exit_) on_main_exit_(*main_exit_);
+  }
+}
+
+}  // namespace supervise::process

@@ -1,0 +1,144 @@
+#include "supervise/status/status.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+#include "supervise/fs.hpp"
+
+namespace supervise::status {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+json optional_string(const std::optional<std::string>& s) { return s ? json(*s) : json(nullptr); }
+
+// Invalid UTF-8 in a command or message must not make the document unwritable.
+std::string dump(const json& j, int indent) {
+  return j.dump(indent, ' ', false, json::error_handler_t::replace);
+}
+
+json checkpoint_json(const Checkpoint& c) {
+  json final_json = nullptr;
+  if (c.final) {
+    final_json = {{"ok", c.final->ok},
+                  {"files_stored", c.final->files_stored},
+                  {"files_unchanged", c.final->files_unchanged},
+                  {"files_skipped", c.final->files_skipped},
+                  {"bytes_stored", c.final->bytes_stored},
+                  {"seconds", c.final->seconds},
+                  {"error", optional_string(c.final->error)}};
+  }
+  return {{"path", c.path},   {"url", c.url},
+          {"rounds", c.rounds}, {"failed_rounds", c.failed_rounds},
+          {"final", final_json}};
+}
+
+std::string shorten(const std::string& s, std::size_t max) {
+  return s.size() <= max ? s : s.substr(0, max) + "...";
+}
+
+}  // namespace
+
+std::string format_time(TimePoint t) {
+  using namespace std::chrono;
+  auto ms = duration_cast<milliseconds>(t.time_since_epoch()).count();
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  ::gmtime_r(&secs, &tm);
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+  return buf;
+}
+
+nlohmann::ordered_json to_json(const Status& s) {
+  json checkpoints = json::array();
+  for (const auto& c : s.checkpoints) checkpoints.push_back(checkpoint_json(c));
+  json duration = nullptr;
+  if (s.started_at)
+    duration = std::chrono::duration<double>(s.finished_at - *s.started_at).count();
+  return {
+      {"schema_version", 1},
+      {"task", optional_string(s.task)},
+      {"action", std::string(spec::to_string(s.action))},
+      {"exit_code", s.exit_code},
+      {"signal", s.signal ? json(spec::signal_name(*s.signal)) : json(nullptr)},
+      {"core_dumped", s.core_dumped},
+      {"matched_rule", optional_string(s.matched_rule)},
+      {"error", optional_string(s.error)},
+      {"command", s.command},
+      {"started_at", s.started_at ? json(format_time(*s.started_at)) : json(nullptr)},
+      {"finished_at", format_time(s.finished_at)},
+      {"duration_seconds", duration},
+      {"stop", s.stop ? json{{"requested_by", s.stop->requested_by}, {"at", format_time(s.stop->at)}}
+                      : json(nullptr)},
+      {"checkpoints", checkpoints},
+      {"supervisor_exit_code", s.supervisor_exit_code},
+  };
+}
+
+std::string render(const Status& status) { return dump(to_json(status), 2) + "\n"; }
+
+std::string render_compact(const Status& status, std::size_t max_bytes) {
+  json j = to_json(status);
+  std::string out = dump(j, -1);
+  if (out.size() <= max_bytes) return out;
+  // Too long: first the per-checkpoint details, then the long strings, then all but
+  // the decision itself.
+  std::size_t failed = 0;
+  for (const auto& c : status.checkpoints)
+    if (!c.final || !c.final->ok) ++failed;
+  j["checkpoints"] = {{"count", status.checkpoints.size()}, {"not_ok", failed}};
+  j["truncated"] = true;
+  out = dump(j, -1);
+  if (out.size() <= max_bytes) return out;
+  if (status.error) j["error"] = shorten(*status.error, 512);
+  json command = json::array();
+  std::size_t budget = 1024;
+  for (const auto& arg : status.command) {
+    std::string a = shorten(arg, 256);
+    if (a.size() > budget) break;
+    budget -= a.size();
+    command.push_back(a);
+  }
+  j["command"] = command;
+  out = dump(j, -1);
+  if (out.size() <= max_bytes) return out;
+  json minimal = {{"schema_version", 1},
+                  {"action", j["action"]},
+                  {"exit_code", j["exit_code"]},
+                  {"signal", j["signal"]},
+                  {"supervisor_exit_code", j["supervisor_exit_code"]},
+                  {"truncated", true}};
+  return dump(minimal, -1);
+}
+
+void write(const std::string& path, const Status& status) {
+  fs::write_atomically(path, render(status), 0644, /*make_parents=*/true);
+}
+
+void write_compact(const std::string& path, const Status& status) {
+  // Kubernetes bind-mounts the termination log as a single file: it cannot be replaced
+  // by rename, so it is written in place.
+  std::string text = render_compact(status);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw fs::FileError(errno, "cannot open " + path);
+  std::string_view data = text;
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      ::close(fd);
+      throw fs::FileError(err, "cannot write " + path);
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  if (::close(fd) != 0) throw fs::FileError(errno, "cannot write " + path);
+}
+
+}  // namespace supervise::status

@@ -1,0 +1,187 @@
+#include "supervise/supervisor.hpp"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <set>
+
+#include "supervise/process/reaper.hpp"
+#include "supervise/process/signals.hpp"
+#include "supervise/process/tree.hpp"
+#include "supervise/spec/exit_actions.hpp"
+
+namespace supervise {
+namespace {
+
+using process::send_signal;
+
+bool stdin_is_our_terminal() {
+  return ::isatty(STDIN_FILENO) == 1 && ::tcgetpgrp(STDIN_FILENO) == ::getpgrp();
+}
+
+// One run of the command, driven by the event loop. Every handler here catches what it
+// throws: the supervisor may be PID 1.
+class Run {
+ public:
+  Run(const RunOptions& options, const process::InheritedSignals& inherited)
+      : options_(options),
+        inherited_(inherited),
+        signals_(io_, inherited, [this](int signo) { on_signal(signo); }),
+        kill_timer_(io_),
+        timeout_timer_(io_),
+        grace_timer_(io_) {}
+
+  RunResult run() {
+    signals_.start();
+    process::SpawnRequest request{options_.argv, options_.environment, stdin_is_our_terminal(),
+                                  &inherited_};
+    result_.started_at = std::chrono::system_clock::now();
+    process::Spawned spawned = process::spawn(request);
+    pid_ = spawned.pid;
+    result_.exec_failure = spawned.exec_failure;
+    if (!spawned.exec_failure)
+      spdlog::info("started {} (pid {})", describe(options_.argv), pid_);
+    reaper_.watch(pid_, [this](process::ExitStatus status) { on_main_exit(status); });
+    if (options_.timeout && !spawned.exec_failure) {
+      timeout_timer_.expires_after(*options_.timeout);
+      timeout_timer_.async_wait([this](const boost::system::error_code& ec) {
+        if (!ec) on_timeout();
+      });
+    }
+    reaper_.reap();  // the child may have ended before its SIGCHLD was caught
+    finish_if_done();
+    if (!done_) io_.run();
+    result_.exit = reaper_.main_exit();
+    result_.reaped = reaper_.reaped();
+    return result_;
+  }
+
+ private:
+  static std::string describe(const std::vector<std::string>& argv) {
+    std::string out;
+    for (const auto& a : argv) out += (out.empty() ? "" : " ") + a;
+    return out.size() > 200 ? out.substr(0, 200) + "..." : out;
+  }
+
+  void on_signal(int signo) {
+    if (signo == SIGCHLD) {
+      reaper_.reap();
+      // Orphans reparented to us since the main process ended get their SIGTERM too.
+      if (main_exited_ && reaper_.has_children()) signal_leftovers(SIGTERM);
+      finish_if_done();
+      return;
+    }
+    if (!main_exited_) forward(signo);
+    if (signo == SIGTERM || signo == SIGINT || signo == SIGQUIT)
+      request_stop(spec::signal_name(signo), /*send_term=*/false);
+  }
+
+  // Sends a signal to the group (default) or only to the main process.
+  void forward(int signo) {
+    pid_t target = options_.signal_target == SignalTarget::kGroup ? -pid_ : pid_;
+    if (!send_signal(target, signo)) spdlog::warn("cannot forward {}: {}", spec::signal_name(signo), std::strerror(errno));
+    else spdlog::debug("forwarded {} to {} {}", spec::signal_name(signo),
+                       target < 0 ? "group" : "process", pid_);
+  }
+
+  void request_stop(const std::string& by, bool send_term) {
+    if (result_.stop) return;  // the first request decides; its deadlines stand
+    result_.stop = StopRequest{by, std::chrono::system_clock::now()};
+    spdlog::info("stop requested by {}: SIGKILL in {}, grace period {}", by,
+                 spec::format_duration(options_.stop_timeout), spec::format_duration(options_.grace_period));
+    if (send_term && !main_exited_) forward(SIGTERM);
+    arm_kill_timer();
+    grace_timer_.expires_after(options_.grace_period);
+    grace_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      spdlog::error("grace period of {} over; finishing with processes still running",
+                    spec::format_duration(options_.grace_period));
+      kill_everything();
+      finish();
+    });
+  }
+
+  void on_timeout() {
+    spdlog::warn("timeout of {} reached", spec::format_duration(*options_.timeout));
+    request_stop("timeout", /*send_term=*/true);
+  }
+
+  void on_main_exit(process::ExitStatus status) {
+    main_exited_ = true;
+    timeout_timer_.cancel();
+    if (status.signaled())
+      spdlog::info("command killed by {}{}", spec::signal_name(*status.signal()),
+                   status.core_dumped() ? " (core dumped)" : "");
+    else
+      spdlog::info("command exited with {}", status.exit_code());
+    // What the main process leaves behind gets SIGTERM now and SIGKILL after the stop
+    // timeout. No child left means no descendant left: nothing to look for.
+    if (!reaper_.has_children()) return;
+    signal_leftovers(SIGTERM);
+    arm_kill_timer();
+  }
+
+  void arm_kill_timer() {
+    if (kill_armed_) return;
+    kill_armed_ = true;
+    kill_timer_.expires_after(options_.stop_timeout);
+    kill_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      spdlog::warn("stop timeout of {} over; sending SIGKILL", spec::format_duration(options_.stop_timeout));
+      kill_everything();
+    });
+  }
+
+  // SIGTERM (once each) or SIGKILL to the main group and every other descendant.
+  void signal_leftovers(int signo) {
+    send_signal(-pid_, signo);
+    for (pid_t p : process::descendants(::getpid())) {
+      if (signo == SIGTERM && !termed_.insert(p).second) continue;
+      send_signal(p, signo);
+    }
+  }
+
+  void kill_everything() {
+    if (!main_exited_) send_signal(pid_, SIGKILL);
+    signal_leftovers(SIGKILL);
+  }
+
+  void finish_if_done() {
+    if (main_exited_ && !reaper_.has_children()) finish();
+  }
+
+  void finish() {
+    done_ = true;
+    kill_timer_.cancel();
+    timeout_timer_.cancel();
+    grace_timer_.cancel();
+    io_.stop();
+  }
+
+  RunOptions options_;
+  const process::InheritedSignals& inherited_;
+  boost::asio::io_context io_;
+  process::SignalPipe signals_;
+  process::Reaper reaper_;
+  boost::asio::steady_timer kill_timer_;
+  boost::asio::steady_timer timeout_timer_;
+  boost::asio::steady_timer grace_timer_;
+  pid_t pid_ = -1;
+  bool main_exited_ = false;
+  bool kill_armed_ = false;
+  bool done_ = false;
+  std::set<pid_t> termed_;
+  RunResult result_;
+};
+
+}  // namespace
+
+RunResult run(const RunOptions& options, const process::InheritedSignals& inherited) {
+  Run r(options, inherited);
+  return r.run();
+}
+
+}  // namespace supervise
