@@ -38,6 +38,11 @@ std::string quote(std::string_view value) {
   std::size_t shown = 0;
   for (unsigned char c : value) {
     if (shown++ == kMaxShown) {
+      // Never cut a UTF-8 character in two: drop the bytes of it already copied.
+      if ((c & 0xc0) == 0x80) {
+        while ((static_cast<unsigned char>(out.back()) & 0xc0) == 0x80) out.pop_back();
+        if (static_cast<unsigned char>(out.back()) >= 0xc0) out.pop_back();
+      }
       out += "...";
       break;
     }

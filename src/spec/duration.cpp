@@ -107,6 +107,20 @@ bool parse_iso8601(std::string_view s, long double& nanos, std::string& why) {
   return any;
 }
 
+// Whole seconds and up to nine decimals ("2.5s", "0.0000015s"): exact, and never in
+// exponent form, which parse_duration would reject.
+std::string seconds_text(std::int64_t ns) {
+  std::string out = std::to_string(ns / 1'000'000'000);
+  if (auto fraction = ns % 1'000'000'000; fraction != 0) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, ".%09lld", static_cast<long long>(fraction));
+    std::string decimals(buf);
+    while (decimals.back() == '0') decimals.pop_back();
+    out += decimals;
+  }
+  return out + "s";
+}
+
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
@@ -160,12 +174,8 @@ std::string format_duration(Duration d) {
     ns = -ns;
   }
   if (ns < 1'000'000'000) {
-    char buf[32];
-    if (ns % 1'000'000 == 0)
-      std::snprintf(buf, sizeof buf, "%lldms", static_cast<long long>(ns / 1'000'000));
-    else
-      std::snprintf(buf, sizeof buf, "%.6gs", static_cast<double>(ns) / 1e9);
-    return out + buf;
+    if (ns % 1'000'000 == 0) return out + std::to_string(ns / 1'000'000) + "ms";
+    return out + seconds_text(ns);
   }
   const std::int64_t units[] = {86400'000'000'000, 3600'000'000'000, 60'000'000'000};
   const char* names[] = {"d", "h", "m"};
@@ -175,11 +185,7 @@ std::string format_duration(Duration d) {
       ns %= units[i];
     }
   }
-  if (ns > 0) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.9g", static_cast<double>(ns) / 1e9);
-    out += std::string(buf) + "s";
-  }
+  if (ns > 0) out += seconds_text(ns);
   return out;
 }
 

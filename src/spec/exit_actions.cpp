@@ -127,7 +127,7 @@ Result<CodeSet> parse_codes(std::string_view text) {
       if (item != whole) message += " (in " + quote(whole) + ")";
       return Error{std::move(message)};
     };
-    if (item.empty()) return fail("empty item in " + quote(whole));
+    if (item.empty()) return fail("empty item");  // fail() names the whole value
     std::size_t dash = item.find('-');
     if (dash == std::string_view::npos) {
       auto code = parse_endpoint(item);

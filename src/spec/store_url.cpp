@@ -39,7 +39,15 @@ std::string redact_url(std::string_view text) {
   std::size_t authority = scheme_end + 3;
   std::size_t path = text.find('/', authority);
   std::size_t at = text.rfind('@', path == std::string_view::npos ? text.size() : path);
-  if (at == std::string_view::npos || at < authority) return std::string(text);
+  if (at == std::string_view::npos || at < authority) {
+    // A password may hold '/' (AWS secret keys do), which ends the authority too early.
+    // A ':' before that '/' cannot be part of a bucket name: take it for "user:password"
+    // and hide everything up to the last '@'. Showing too little beats leaking a secret.
+    std::size_t colon = text.find(':', authority);
+    if (colon == std::string_view::npos || colon >= path) return std::string(text);
+    at = text.rfind('@');
+    if (at == std::string_view::npos || at < colon) return std::string(text);
+  }
   return std::string(text.substr(0, authority)) + "***@" + std::string(text.substr(at + 1));
 }
 

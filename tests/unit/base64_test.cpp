@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <optional>
+#include <ostream>
 #include <random>
 #include <string>
 
@@ -14,6 +15,7 @@ struct VectorRow {
   std::string bytes;
   std::string encoded;
 };
+void PrintTo(const VectorRow& row, std::ostream* os) { *os << ::testing::PrintToString(row.encoded); }
 
 class Rfc4648 : public ::testing::TestWithParam<VectorRow> {};
 
@@ -38,6 +40,7 @@ struct DecodeRow {
   std::string text;
   std::optional<std::string> bytes;
 };
+void PrintTo(const DecodeRow& row, std::ostream* os) { *os << ::testing::PrintToString(row.text); }
 
 class Base64Decode : public ::testing::TestWithParam<DecodeRow> {};
 

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <ostream>
 #include <string>
 
 namespace supervise {
@@ -12,6 +13,7 @@ struct LineRow {
   Diagnostic diagnostic;
   std::string line;
 };
+void PrintTo(const LineRow& row, std::ostream* os) { *os << row.line; }
 
 class DiagnosticLine : public ::testing::TestWithParam<LineRow> {};
 
@@ -57,6 +59,7 @@ struct QuoteRow {
   std::string value;
   std::string quoted;
 };
+void PrintTo(const QuoteRow& row, std::ostream* os) { *os << ::testing::PrintToString(row.value.substr(0, 40)); }
 
 class Quote : public ::testing::TestWithParam<QuoteRow> {};
 

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <optional>
+#include <ostream>
 #include <string>
 
 namespace supervise::spec {
@@ -17,6 +18,7 @@ struct ActionRow {
   std::string text;
   std::optional<Action> action;
 };
+void PrintTo(const ActionRow& row, std::ostream* os) { *os << '"' << row.text << '"'; }
 
 class ParseAction : public ::testing::TestWithParam<ActionRow> {};
 
@@ -52,6 +54,7 @@ struct CodesRow {
   std::string text;
   CodeSet codes;
 };
+void PrintTo(const CodesRow& row, std::ostream* os) { *os << '"' << row.text << '"'; }
 
 class ParseCodesGood : public ::testing::TestWithParam<CodesRow> {};
 
@@ -83,6 +86,7 @@ struct BadCodesRow {
   std::string text;
   std::string message_part;  // a substring the message must contain
 };
+void PrintTo(const BadCodesRow& row, std::ostream* os) { *os << '"' << row.text << '"'; }
 
 class ParseCodesRejects : public ::testing::TestWithParam<BadCodesRow> {};
 
@@ -175,7 +179,9 @@ TEST(ParseCodes, LinearOnManyDashesAndBlanks) {
         repeated(", ", kMegabyte), repeated("SIGRTMIN+1,", kMegabyte) + "x"}) {
     double t = seconds_taken([&] {
       auto codes = parse_codes(text);
-      if (!codes.ok()) EXPECT_LT(codes.error().size(), 300u);
+      if (!codes.ok()) {
+        EXPECT_LT(codes.error().size(), 300u);
+      }
     });
     EXPECT_LT(t, 1.0) << text.substr(0, 20) << "...";
   }
@@ -187,6 +193,7 @@ struct FormatRow {
   CodeSet codes;
   std::string text;
 };
+void PrintTo(const FormatRow& row, std::ostream* os) { *os << format_codes(row.codes); }
 
 class FormatCodes : public ::testing::TestWithParam<FormatRow> {};
 
@@ -216,6 +223,7 @@ struct SignalRow {
   std::string name;
   std::optional<int> number;
 };
+void PrintTo(const SignalRow& row, std::ostream* os) { *os << '"' << row.name << '"'; }
 
 class SignalNumber : public ::testing::TestWithParam<SignalRow> {};
 
@@ -335,6 +343,7 @@ struct OverlapRow {
   std::string second_codes;
   std::string message;
 };
+void PrintTo(const OverlapRow& row, std::ostream* os) { *os << row.first_codes << " / " << row.second_codes; }
 
 class ExitActionOverlap : public ::testing::TestWithParam<OverlapRow> {};
 

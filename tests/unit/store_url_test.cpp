@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@ struct FileRow {
   std::string dir;
   std::string text;
 };
+void PrintTo(const FileRow& row, std::ostream* os) { *os << '"' << row.url << '"'; }
 
 class FileUrl : public ::testing::TestWithParam<FileRow> {};
 
@@ -46,6 +48,7 @@ struct S3Row {
   std::string prefix;
   std::string text;
 };
+void PrintTo(const S3Row& row, std::ostream* os) { *os << '"' << row.url << '"'; }
 
 class S3Url : public ::testing::TestWithParam<S3Row> {};
 
@@ -79,6 +82,7 @@ struct BadRow {
   std::string url;
   std::string message;  // exact
 };
+void PrintTo(const BadRow& row, std::ostream* os) { *os << '"' << row.url << '"'; }
 
 class BadUrl : public ::testing::TestWithParam<BadRow> {};
 
@@ -144,6 +148,7 @@ struct RedactRow {
   std::string url;
   std::string redacted;
 };
+void PrintTo(const RedactRow& row, std::ostream* os) { *os << '"' << row.url << '"'; }
 
 class RedactUrl : public ::testing::TestWithParam<RedactRow> {};
 

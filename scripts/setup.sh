@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what supervise needs to build and test on Debian 12, and nothing that is
+# already there. Safe to run again and again.
+set -euo pipefail
+
+packages=(
+  g++ cmake make pkg-config
+  libboost1.81-dev libspdlog-dev nlohmann-json3-dev libyaml-cpp-dev libre2-dev
+  libgtest-dev googletest
+  tini dumb-init          # compatibility tests run the real peers
+  util-linux procps       # unshare, script, ps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "setup: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+sudo=()
+if ((EUID != 0)); then sudo=(sudo); fi
+echo "setup: installing ${missing[*]}"
+"${sudo[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
