@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -56,9 +57,21 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
-Run run(const std::vector<std::string>& args, const RunOptions& options) {
-  TempDir capture;
-  std::string out_path = capture / "stdout", err_path = capture / "stderr";
+std::vector<std::string> lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t begin = 0;
+  while (begin < text.size()) {
+    std::size_t nl = text.find('\n', begin);
+    if (nl == std::string::npos) nl = text.size();
+    out.push_back(text.substr(begin, nl - begin));
+    begin = nl + 1;
+  }
+  return out;
+}
+
+std::unique_ptr<Started> start(const std::vector<std::string>& args, const RunOptions& options) {
+  auto capture = std::make_unique<TempDir>();
+  std::string out_path = *capture / "stdout", err_path = *capture / "stderr";
   std::string program = options.program.empty() ? supervise_bin() : options.program;
 
   // Everything the child needs is prepared before fork.
@@ -87,9 +100,11 @@ Run run(const std::vector<std::string>& args, const RunOptions& options) {
   pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
+    // Only async-signal-safe calls from here on.
     ::dup2(null_fd, 0);
     ::dup2(out_fd, 1);
     ::dup2(err_fd, 2);
+    if (options.umask) ::umask(*options.umask);
     if (!options.cwd.empty() && ::chdir(options.cwd.c_str()) != 0) ::_exit(120);
     ::execve(argv[0], argv.data(), envp.data());
     ::_exit(121);
@@ -97,24 +112,58 @@ Run run(const std::vector<std::string>& args, const RunOptions& options) {
   ::close(out_fd);
   ::close(err_fd);
   ::close(null_fd);
+  return std::make_unique<Started>(pid, std::move(capture));
+}
 
-  Run result;
+Started::Started(pid_t pid, std::unique_ptr<TempDir> capture)
+    : pid_(pid), capture_(std::move(capture)), started_(std::chrono::steady_clock::now()) {}
+
+Started::~Started() {
+  if (status_) return;
+  ::kill(pid_, SIGKILL);
   int status = 0;
-  auto until = std::chrono::steady_clock::now() + options.timeout;
-  for (;;) {
-    pid_t r = ::waitpid(pid, &status, WNOHANG);
-    if (r == pid) break;
-    if (r < 0 && errno != EINTR) throw std::runtime_error("waitpid failed");
+  while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  }
+}
+
+bool Started::running() {
+  if (status_) return false;
+  int status = 0;
+  pid_t r = ::waitpid(pid_, &status, WNOHANG);
+  if (r == pid_) {
+    status_ = status;
+    elapsed_ = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_);
+    return false;
+  }
+  if (r < 0 && errno != EINTR) throw std::runtime_error("waitpid failed");
+  return true;
+}
+
+void Started::signal(int sig) {
+  if (status_) throw std::runtime_error("signal to a process already reaped");
+  ::kill(pid_, sig);
+}
+
+Run Started::wait(std::chrono::milliseconds timeout) {
+  Run result;
+  auto until = std::chrono::steady_clock::now() + timeout;
+  while (running()) {
     if (!result.timed_out && std::chrono::steady_clock::now() >= until) {
       result.timed_out = true;
-      ::kill(pid, SIGKILL);
+      ::kill(pid_, SIGKILL);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
+  int status = *status_;
   result.exit_code = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
-  result.out = read_file(out_path);
-  result.err = read_file(err_path);
+  result.elapsed = elapsed_;
+  result.out = read_file(capture_->path() / "stdout");
+  result.err = read_file(capture_->path() / "stderr");
   return result;
+}
+
+Run run(const std::vector<std::string>& args, const RunOptions& options) {
+  return start(args, options)->wait(options.timeout);
 }
 
 }  // namespace test_support

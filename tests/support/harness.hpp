@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -19,6 +20,7 @@ struct Run {
   std::string out;
   std::string err;
   bool timed_out = false;
+  std::chrono::milliseconds elapsed{0};  // from fork to reap
 };
 
 struct RunOptions {
@@ -27,10 +29,42 @@ struct RunOptions {
   std::string cwd;
   std::chrono::milliseconds timeout{60'000};
   std::string program;  // default: the built supervise binary
+  std::optional<mode_t> umask;  // the child's umask; default: the test's own
+};
+
+class TempDir;
+
+// A program started in the background (see start()). Destroying it while the program
+// still runs kills it (SIGKILL, by its pid) and reaps it: no test leaves it behind.
+class Started {
+ public:
+  Started(pid_t pid, std::unique_ptr<TempDir> capture);
+  ~Started();
+  Started(const Started&) = delete;
+  Started& operator=(const Started&) = delete;
+
+  pid_t pid() const { return pid_; }
+  // True until the process has ended (reaps it without blocking when it has).
+  bool running();
+  // Sends sig to the process (by pid) while it has not been reaped.
+  void signal(int sig);
+  // Waits for the end; kills by pid after timeout. Captured output is read here.
+  Run wait(std::chrono::milliseconds timeout = std::chrono::milliseconds(60'000));
+
+ private:
+  pid_t pid_;
+  std::unique_ptr<TempDir> capture_;
+  std::chrono::steady_clock::time_point started_;
+  std::optional<int> status_;  // raw wait status once reaped
+  std::chrono::milliseconds elapsed_{0};
 };
 
 // Runs supervise (or options.program) with args; kills it by pid after the timeout.
 Run run(const std::vector<std::string>& args, const RunOptions& options = {});
+
+// Starts supervise (or options.program) with args and returns at once; stdout and
+// stderr go to files read by Started::wait. options.timeout is not used here.
+std::unique_ptr<Started> start(const std::vector<std::string>& args, const RunOptions& options = {});
 
 // Polls `done` until it is true or the deadline passes; returns its last value.
 bool eventually(const std::function<bool()>& done,
@@ -54,5 +88,8 @@ void write_file(const std::filesystem::path& path, const std::string& contents);
 nlohmann::json read_json(const std::filesystem::path& path);
 std::string testdata(const std::string& name);
 std::string supervise_bin();
+
+// The lines of text (split at '\n'; a last line without '\n' counts, an empty tail not).
+std::vector<std::string> lines(const std::string& text);
 
 }  // namespace test_support
