@@ -3,14 +3,17 @@
 #include <fcntl.h>
 #include <re2/re2.h>
 #include <unistd.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 
 #include "supervise/spec/base64.hpp"
 
@@ -23,8 +26,17 @@ constexpr std::string_view kCommandLine = "command line";
 constexpr int kMaxNesting = 64;
 constexpr std::size_t kMaxSpecBytes = 16 * 1024 * 1024;
 
+// A key or option value as a location shows it: as written when it is plain printable
+// text, quoted otherwise, so that a hostile key cannot forge or flood a message line.
+std::string plain_or_quoted(std::string_view text) {
+  bool plain = !text.empty() && text.size() <= 80 && std::all_of(text.begin(), text.end(), [](char c) {
+    return c > ' ' && c < 0x7f && c != '"' && c != '\\';
+  });
+  return plain ? std::string(text) : quote(text);
+}
+
 std::string join(const std::string& prefix, std::string_view key) {
-  return prefix.empty() ? std::string(key) : prefix + "." + std::string(key);
+  return prefix.empty() ? plain_or_quoted(key) : prefix + "." + plain_or_quoted(key);
 }
 std::string index(const std::string& prefix, std::size_t i) {
   return prefix + "[" + std::to_string(i) + "]";
@@ -71,7 +83,8 @@ int bracket_depth(std::string_view text) {
   return max_depth;
 }
 
-YAML::Node json_to_yaml(const nlohmann::json& j) {
+// ordered_json keeps the file's key order (environment is set in file order).
+YAML::Node json_to_yaml(const nlohmann::ordered_json& j) {
   switch (j.type()) {
     case nlohmann::json::value_t::object: {
       YAML::Node map(YAML::NodeType::Map);
@@ -87,6 +100,41 @@ YAML::Node json_to_yaml(const nlohmann::json& j) {
     case nlohmann::json::value_t::null: return YAML::Node(YAML::NodeType::Null);
     default: return YAML::Node(j.dump());  // numbers and booleans as their text
   }
+}
+
+// Stops a YAML parse as soon as collections nest deeper than kMaxNesting. It counts the
+// parser's events, so block nesting (indentation, which bracket_depth cannot see) is
+// caught too, and aliases are not expanded.
+class NestingLimit : public YAML::EventHandler {
+ public:
+  struct TooDeep {
+    YAML::Mark mark;
+  };
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    enter(mark);
+  }
+  void OnSequenceEnd() override { --depth_; }
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    enter(mark);
+  }
+  void OnMapEnd() override { --depth_; }
+
+ private:
+  void enter(const YAML::Mark& mark) {
+    if (++depth_ > kMaxNesting) throw TooDeep{mark};
+  }
+  int depth_ = 0;
+};
+
+std::string line_column(const YAML::Mark& mark) {
+  return "line " + std::to_string(mark.line + 1) + ", column " + std::to_string(mark.column + 1);
 }
 
 bool looks_like_json(std::string_view text) {
@@ -109,7 +157,7 @@ std::optional<YAML::Node> parse_tree(const Source& source, Diagnostics& diag) {
   }
   if (looks_like_json(source.text)) {
     try {
-      return json_to_yaml(nlohmann::json::parse(source.text));
+      return json_to_yaml(nlohmann::ordered_json::parse(source.text));
     } catch (const nlohmann::json::exception& e) {
       // "[json.exception.parse_error.101] parse error at line 1, column 2: ..." minus the tag.
       std::string what = e.what();
@@ -120,16 +168,21 @@ std::optional<YAML::Node> parse_tree(const Source& source, Diagnostics& diag) {
     }
   }
   try {
+    std::istringstream in(source.text);
+    YAML::Parser parser(in);
+    NestingLimit limit;
+    parser.HandleNextDocument(limit);
     YAML::Node root = YAML::Load(source.text);
     if (is_absent(root)) {
       diag.add(source.name, "", "the file holds no task");
       return std::nullopt;
     }
     return root;
+  } catch (const NestingLimit::TooDeep& e) {
+    diag.add(source.name, line_column(e.mark), "nesting deeper than " + std::to_string(kMaxNesting) + " levels");
+    return std::nullopt;
   } catch (const YAML::Exception& e) {
-    diag.add(source.name,
-             "line " + std::to_string(e.mark.line + 1) + ", column " + std::to_string(e.mark.column + 1),
-             "invalid YAML: " + e.msg);
+    diag.add(source.name, line_column(e.mark), "invalid YAML: " + e.msg);
     return std::nullopt;
   }
 }
@@ -139,11 +192,18 @@ std::optional<YAML::Node> parse_tree(const Source& source, Diagnostics& diag) {
 // Reads one task's fields, reporting every problem with its place.
 class TaskReader {
  public:
-  TaskReader(std::string source, Diagnostics& diag, const std::string& working_dir)
-      : source_(std::move(source)), diag_(diag), working_dir_(working_dir) {}
+  TaskReader(std::string source, Diagnostics& diag, const std::string& working_dir,
+             bool command_line = false)
+      : source_(std::move(source)), diag_(diag), working_dir_(working_dir), command_line_(command_line) {}
 
   void problem(const std::string& where, std::string message) {
     diag_.add(source_, where, std::move(message));
+  }
+
+  // The place of a field inside an entry: "checkpoint[0].url" in a file,
+  // "--checkpoint path=/x: url" on the command line.
+  std::string field(const std::string& at, std::string_view key) const {
+    return command_line_ ? at + ": " + plain_or_quoted(key) : join(at, key);
   }
 
   std::optional<std::string> scalar(const YAML::Node& n, const std::string& where) {
@@ -188,7 +248,7 @@ class TaskReader {
         found = found || key == k;
         expected += (expected.empty() ? "" : ", ") + std::string(k);
       }
-      if (!found) problem(join(where, key), "unknown key (expected " + expected + ")");
+      if (!found) problem(field(where, key), "unknown key (expected " + expected + ")");
     }
     return true;
   }
@@ -263,7 +323,8 @@ class TaskReader {
     if (path.find('\0') != std::string::npos) return "holds a NUL byte";
     for (const auto& part : std::filesystem::path(path))
       if (part == "..") return "has a \"..\" component";
-    if (path.back() == '/') return "names a directory, not a file";
+    if (path.back() == '/' || std::filesystem::path(path).lexically_normal().string().back() == '/')
+      return "names a directory, not a file";
     return std::nullopt;
   }
 
@@ -286,22 +347,22 @@ class TaskReader {
     bool ok = true;
     auto required = [&](const char* key) -> std::optional<std::string> {
       if (is_absent(entry[key])) {
-        problem(join(at, key), "is required");
+        problem(field(at, key), "is required");
         return std::nullopt;
       }
-      return scalar(entry[key], join(at, key));
+      return scalar(entry[key], field(at, key));
     };
     if (auto path = required("path")) {
       std::filesystem::path p(*path);
       if (p.empty()) {
-        problem(join(at, "path"), "is empty");
+        problem(field(at, "path"), "is empty");
         ok = false;
       } else {
         if (p.is_relative()) p = std::filesystem::path(working_dir_) / p;
         std::string normal = p.lexically_normal().string();
         while (normal.size() > 1 && normal.back() == '/') normal.pop_back();
         if (normal == "/") {
-          problem(join(at, "path"), quote(*path) + " is the root directory; name a directory below it");
+          problem(field(at, "path"), quote(*path) + " is the root directory; name a directory below it");
           ok = false;
         }
         cp.path = normal;
@@ -314,7 +375,7 @@ class TaskReader {
       if (parsed) {
         cp.url = *parsed;
       } else {
-        problem(join(at, "url"), parsed.error());
+        problem(field(at, "url"), parsed.error());
         ok = false;
       }
     } else {
@@ -323,10 +384,10 @@ class TaskReader {
     if (auto freq = required("frequency")) {
       auto d = parse_duration(*freq);
       if (!d) {
-        problem(join(at, "frequency"), d.error());
+        problem(field(at, "frequency"), d.error());
         ok = false;
       } else if (*d < std::chrono::seconds(1)) {
-        problem(join(at, "frequency"), quote(*freq) + " is less than the minimum of 1s");
+        problem(field(at, "frequency"), quote(*freq) + " is less than the minimum of 1s");
         ok = false;
       } else {
         cp.frequency = *d;
@@ -335,12 +396,12 @@ class TaskReader {
       ok = false;
     }
     if (!is_absent(entry["regex"])) {
-      if (auto regex = scalar(entry["regex"], join(at, "regex"))) {
+      if (auto regex = scalar(entry["regex"], field(at, "regex"))) {
         RE2::Options options;
         options.set_log_errors(false);
         RE2 re(*regex, options);
         if (!re.ok()) {
-          problem(join(at, "regex"), quote(*regex) + " is not a valid RE2 expression: " + re.error());
+          problem(field(at, "regex"), quote(*regex) + " is not a valid RE2 expression: " + re.error());
           ok = false;
         } else {
           cp.regex = *regex;
@@ -435,6 +496,7 @@ class TaskReader {
   std::string source_;
   Diagnostics& diag_;
   const std::string& working_dir_;
+  bool command_line_;
 };
 
 // ---- the command line's additions ------------------------------------------------------
@@ -453,12 +515,18 @@ YAML::Node checkpoint_option_to_node(const std::string& value, TaskReader& reade
       reader.problem(at, quote(item) + " is not key=value");
     } else {
       std::string key = item.substr(0, eq);
-      if (node[key].IsDefined()) reader.problem(join(at, key), "is given twice");
+      if (node[key].IsDefined()) reader.problem(reader.field(at, key), "is given twice");
       else node[key] = item.substr(eq + 1);
     }
     start = end + 1;
   }
   return node;
+}
+
+std::string_view trim_blanks(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
 }
 
 void apply_overrides(const Overrides& o, Task& task, TaskReader& cli) {
@@ -467,9 +535,9 @@ void apply_overrides(const Overrides& o, Task& task, TaskReader& cli) {
     if (task.command.front().empty()) cli.problem("command", "the program name is empty");
   }
   for (const auto& value : o.exit_actions) {
-    std::string at = "--exit-action " + value;
+    std::string at = "--exit-action " + plain_or_quoted(value);
     std::size_t eq = value.find('=');
-    auto action = eq == std::string::npos ? std::nullopt : parse_action(value.substr(0, eq));
+    auto action = eq == std::string::npos ? std::nullopt : parse_action(trim_blanks(value.substr(0, eq)));
     if (!action) {
       cli.problem(at, "expected ACTION=CODES with ACTION one of COMPLETE, RESCHEDULE, FAIL");
       continue;
@@ -477,7 +545,7 @@ void apply_overrides(const Overrides& o, Task& task, TaskReader& cli) {
     cli.add_exit_rule(*action, value.substr(eq + 1), at, task);
   }
   for (const auto& value : o.checkpoints) {
-    std::string at = "--checkpoint " + value;
+    std::string at = "--checkpoint " + plain_or_quoted(value);
     cli.read_checkpoint(checkpoint_option_to_node(value, cli, at), at, task);
   }
 }
@@ -526,8 +594,14 @@ std::vector<Located> tasks_of(const YAML::Node& root, TaskReader& reader, bool& 
 }
 
 std::string name_of(const YAML::Node& task) {
-  if (task.IsMap() && task["name"].IsScalar()) return task["name"].Scalar();
-  return "";
+  if (!task.IsMap()) return "";
+  const YAML::Node& name = task["name"];  // undefined when absent: ask IsDefined() first
+  return name.IsDefined() && name.IsScalar() ? name.Scalar() : "";
+}
+
+std::string shown_name(const YAML::Node& task) {
+  std::string name = name_of(task);
+  return name.empty() ? "(unnamed)" : name;
 }
 
 }  // namespace
@@ -535,7 +609,21 @@ std::string name_of(const YAML::Node& task) {
 std::vector<Task> load(const LoadRequest& request) {
   Diagnostics diag;
   std::vector<Task> tasks;
-  TaskReader cli(std::string(kCommandLine), diag, request.working_dir);
+  // The command line's problems, gathered apart: its options apply to every chosen task
+  // but each problem is reported once, after the file's.
+  Diagnostics cli_diag;
+  TaskReader cli(std::string(kCommandLine), cli_diag, request.working_dir, true);
+  auto add_cli_problems = [&] {
+    std::vector<Diagnostic> added;
+    for (const auto& d : cli_diag.items()) {
+      bool seen = std::any_of(added.begin(), added.end(), [&](const Diagnostic& a) {
+        return a.location == d.location && a.message == d.message;
+      });
+      if (seen) continue;
+      added.push_back(d);
+      diag.add(d.source, d.location, d.message);
+    }
+  };
   bool has_command = !request.overrides.command.empty();
 
   if (!request.source) {
@@ -543,6 +631,7 @@ std::vector<Task> load(const LoadRequest& request) {
     Task task;
     task.name = request.task_name;
     apply_overrides(request.overrides, task, cli);
+    add_cli_problems();
     if (!diag.empty()) throw InputError(std::move(diag));
     tasks.push_back(std::move(task));
     return tasks;
@@ -566,7 +655,7 @@ std::vector<Task> load(const LoadRequest& request) {
     for (const auto& t : all) {
       std::string name = name_of(t.node);
       if (name == *request.task_name || (!is_workflow && name.empty())) chosen.push_back(t);
-      names += (names.empty() ? "" : ", ") + (name.empty() ? "(unnamed)" : name);
+      names += (names.empty() ? "" : ", ") + shown_name(t.node);
     }
     if (chosen.empty())
       reader.problem("", "no task named " + quote(*request.task_name) + " (tasks: " + names + ")");
@@ -576,7 +665,7 @@ std::vector<Task> load(const LoadRequest& request) {
     chosen = all;
   } else {
     std::string names;
-    for (const auto& t : all) names += (names.empty() ? "" : ", ") + name_of(t.node);
+    for (const auto& t : all) names += (names.empty() ? "" : ", ") + shown_name(t.node);
     reader.problem("", all.empty() ? std::string("the workflow holds no task")
                                    : "the workflow holds " + std::to_string(all.size()) +
                                          " tasks (" + names + "); choose one with --task");
@@ -590,6 +679,7 @@ std::vector<Task> load(const LoadRequest& request) {
     apply_overrides(request.overrides, task, cli);
     tasks.push_back(std::move(task));
   }
+  add_cli_problems();
   if (!diag.empty()) throw InputError(std::move(diag));
   return tasks;
 }

@@ -533,8 +533,8 @@ std::vector<InvalidRow> invalid_rows() {
       // --- nesting deeper than 64 levels ----------------------------------------------------
       {"json_nesting_65", spec(nested_json(65)), {F("", "nesting deeper than 64 levels")}},
       {"yaml_flow_nesting_65", spec("command: [/bin/true]\nx: " + std::string(64, '[') + std::string(64, ']')),
-       {F("", "nesting deeper than 64 levels")}},
-      {"yaml_block_nesting_65", spec(nested_block_yaml(65)), {F("line 65, column 129", "nesting deeper than 64 levels")}},
+       {F("line 2, column 67", "nesting deeper than 64 levels")}},
+      {"yaml_block_nesting_65", spec(nested_block_yaml(65)), {F("line 66, column 129", "nesting deeper than 64 levels")}},
       {"json_nesting_100000", spec(std::string(100000, '[') + std::string(100000, ']')),
        {F("", "nesting deeper than 64 levels")}},
       {"yaml_block_sequences_100000", spec([] {
@@ -542,7 +542,7 @@ std::vector<InvalidRow> invalid_rows() {
          for (int i = 0; i < 100000; ++i) text += "- ";
          return text + "x\n";
        }()),
-       {F("line 1, column 131", "nesting deeper than 64 levels")}},
+       {F("line 1, column 129", "nesting deeper than 64 levels")}},
 
       // --- where the task is ------------------------------------------------------------
       {"workflow_not_a_map", spec("workflow: [a]\n"), {F("workflow", "must be a map, not a list")}},
