@@ -151,11 +151,13 @@ std::optional<YAML::Node> parse_tree(const Source& source, Diagnostics& diag) {
     diag.add(source.name, "", "the file is larger than 16 MiB; no task spec is that big");
     return std::nullopt;
   }
-  if (bracket_depth(source.text) > kMaxNesting) {
-    diag.add(source.name, "", "nesting deeper than " + std::to_string(kMaxNesting) + " levels");
-    return std::nullopt;
-  }
   if (looks_like_json(source.text)) {
+    // JSON has no block nesting, so its brackets tell its depth (YAML's is counted
+    // while it is parsed: a block scalar may hold any brackets).
+    if (bracket_depth(source.text) > kMaxNesting) {
+      diag.add(source.name, "", "nesting deeper than " + std::to_string(kMaxNesting) + " levels");
+      return std::nullopt;
+    }
     try {
       return json_to_yaml(nlohmann::ordered_json::parse(source.text));
     } catch (const nlohmann::json::exception& e) {

@@ -274,6 +274,9 @@ std::vector<ValidRow> valid_rows() {
       {"file_path_normalised", spec(task("files:\n- path: /tmp//a/./b\n")), one_file("/tmp/a/b", "", 0644)},
       {"file_path_with_two_dots_inside_a_name", spec(task("files:\n- path: /tmp/..a/b..\n")),
        one_file("/tmp/..a/b..", "", 0644)},
+      {"file_contents_may_hold_any_brackets",
+       spec(task("files:\n- path: /tmp/a\n  contents: |-\n    " + std::string(100, '[') + "\n")),
+       one_file("/tmp/a", std::string(100, '['), 0644)},
       {"file_base64_decoded", spec(task("files:\n- path: /tmp/b\n  base64: true\n  contents: AAEC/w==\n")),
        one_file("/tmp/b", std::string("\x00\x01\x02\xff", 4), 0644)},
       {"file_base64_over_several_lines",
@@ -537,6 +540,8 @@ std::vector<InvalidRow> invalid_rows() {
       {"yaml_block_nesting_65", spec(nested_block_yaml(65)), {F("line 66, column 129", "nesting deeper than 64 levels")}},
       {"json_nesting_100000", spec(std::string(100000, '[') + std::string(100000, ']')),
        {F("", "nesting deeper than 64 levels")}},
+      {"yaml_flow_nesting_100000", spec("command: [/bin/true]\nx: " + std::string(100000, '[') + std::string(100000, ']')),
+       {F("line 2, column 67", "nesting deeper than 64 levels")}},
       {"yaml_block_sequences_100000", spec([] {
          std::string text;
          for (int i = 0; i < 100000; ++i) text += "- ";
@@ -668,6 +673,11 @@ std::vector<InvalidRow> invalid_rows() {
       // --- exitActions ---------------------------------------------------------------------
       {"exit_actions_same_key_in_other_case", spec(task("exitActions:\n  COMPLETE: 0\n  complete: 1\n")),
        {F("exitActions.complete", "COMPLETE is given twice")}},
+      {"exit_actions_same_key_twice", spec(task("exitActions:\n  FAIL: 1\n  FAIL: 2\n")),
+       {F("exitActions.FAIL", "FAIL is given twice")}},
+      {"exit_actions_same_key_in_other_case_json",
+       spec(R"({"command": ["x"], "exitActions": {"Reschedule": 1, "RESCHEDULE": 2}})"),
+       {F("exitActions.RESCHEDULE", "RESCHEDULE is given twice")}},
       {"exit_actions_overlap_names_code_and_actions", spec(task("exitActions:\n  COMPLETE: 0-5\n  FAIL: 5-10\n")),
        {F("exitActions.FAIL", "code 5 is covered by both COMPLETE and FAIL")}},
       {"exit_actions_overlap_of_several_codes", spec(task("exitActions:\n  RESCHEDULE: 1-255\n  FAIL: 3,7-8\n")),
