@@ -603,7 +603,7 @@ std::string name_of(const YAML::Node& task) {
 
 std::string shown_name(const YAML::Node& task) {
   std::string name = name_of(task);
-  return name.empty() ? "(unnamed)" : name;
+  return name.empty() ? "(unnamed)" : plain_or_quoted(name);
 }
 
 }  // namespace
