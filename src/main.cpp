@@ -71,42 +71,51 @@ int run_task(const cli::Options& options, const spec::Task& task,
 
 }  // namespace
 
+// Every problem of the options and the spec, or the tasks to run.
+std::vector<spec::Task> load_tasks(const cli::Options& options, Diagnostics problems) {
+  bool nothing_to_load = !options.spec_path && options.overrides.command.empty();  // cli said so
+  if (!nothing_to_load) {
+    try {
+      std::error_code ec;
+      spec::LoadRequest request{std::nullopt, options.task_name,
+                                options.mode == cli::Options::Mode::kValidate, options.overrides,
+                                std::filesystem::current_path(ec).string()};
+      if (options.spec_path) request.source = spec::read_source(*options.spec_path);
+      std::vector<spec::Task> tasks = spec::load(request);
+      if (problems.empty()) return tasks;
+    } catch (const InputError& e) {
+      problems.append(e.diagnostics());
+    }
+  }
+  throw InputError(std::move(problems));
+}
+
 int main(int argc, char** argv) {
   // First, before anything changes them: the signal state the command must inherit.
   const auto inherited = process::InheritedSignals::capture();
   std::vector<std::string> args(argv + 1, argv + argc);
-  cli::Options options;
+  Diagnostics cli_problems;
+  const cli::Options options = cli::parse(args, get_env, cli_problems);
+  log::init(options.log_level);
   try {
-    options = cli::parse(args, get_env);
-    log::init(options.log_level);
     if (options.mode == cli::Options::Mode::kHelp) return std::cout << cli::help_text(), 0;
     if (options.mode == cli::Options::Mode::kVersion) return std::cout << cli::version_text(), 0;
-
-    std::error_code ec;
-    spec::LoadRequest request{std::nullopt, options.task_name,
-                              options.mode == cli::Options::Mode::kValidate, options.overrides,
-                              std::filesystem::current_path(ec).string()};
-    if (options.spec_path) request.source = spec::read_source(*options.spec_path);
-    std::vector<spec::Task> tasks = spec::load(request);
+    std::vector<spec::Task> tasks = load_tasks(options, std::move(cli_problems));
     if (options.mode == cli::Options::Mode::kValidate) {
       for (const auto& t : tasks) std::cout << "ok: " << t.name.value_or("(unnamed task)") << "\n";
       return 0;
     }
     return run_task(options, tasks.front(), inherited);
   } catch (const InputError& e) {
-    if (!spdlog::get("supervise")) log::init(spdlog::level::info);
     for (const auto& d : e.diagnostics().items()) std::cerr << "supervise: " << d.to_string() << "\n";
-    cli::Partial partial = cli::parse_partial(args, get_env);
-    auto s = outcome::before_start(partial.task_name, partial.command,
-                                   "invalid input: " + e.diagnostics().to_string(), partial.exit_code_from);
-    return finish(s, partial.status_file, partial.termination_log);
+    auto s = outcome::before_start(options.task_name, options.overrides.command,
+                                   "invalid input: " + e.diagnostics().to_string(), options.exit_code_from);
+    return finish(s, options.status_file, options.termination_log);
   } catch (const std::exception& e) {
     // Nothing may escape main unreported: the status still says what happened.
-    if (!spdlog::get("supervise")) log::init(spdlog::level::info);
     spdlog::critical("internal error: {}", e.what());
-    cli::Partial partial = cli::parse_partial(args, get_env);
-    auto s = outcome::before_start(partial.task_name, partial.command,
-                                   std::string("internal error: ") + e.what(), partial.exit_code_from);
-    return finish(s, partial.status_file, partial.termination_log);
+    auto s = outcome::before_start(options.task_name, options.overrides.command,
+                                   std::string("internal error: ") + e.what(), options.exit_code_from);
+    return finish(s, options.status_file, options.termination_log);
   }
 }

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "supervise/diagnostics.hpp"
 #include "supervise/spec/duration.hpp"
 #include "supervise/spec/loader.hpp"
 #include "supervise/supervisor.hpp"
@@ -36,18 +37,12 @@ struct Options {
 using GetEnv = std::function<std::optional<std::string>(const std::string&)>;
 
 // Parses argv (without argv[0]). Reads SUPERVISE_STATUS_FILE, SUPERVISE_LOG_LEVEL and
-// SUPERVISE_EXIT_CODE_FROM through getenv. Throws InputError listing every problem.
-Options parse(const std::vector<std::string>& args, const GetEnv& getenv);
+// SUPERVISE_EXIT_CODE_FROM through getenv. Every problem goes to `problems`; the options
+// returned are what could be read, so that a status can still be written where asked.
+Options parse(const std::vector<std::string>& args, const GetEnv& getenv, Diagnostics& problems);
 
-// What a parse that failed could still tell (for the status of a usage error).
-struct Partial {
-  std::optional<std::string> status_file;
-  std::optional<std::string> termination_log;
-  std::optional<std::string> task_name;
-  std::vector<std::string> command;
-  ExitCodeFrom exit_code_from = ExitCodeFrom::kCommand;
-};
-Partial parse_partial(const std::vector<std::string>& args, const GetEnv& getenv) noexcept;
+// The same, throwing InputError listing every problem.
+Options parse(const std::vector<std::string>& args, const GetEnv& getenv);
 
 std::string help_text();
 std::string version_text();

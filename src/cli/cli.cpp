@@ -34,7 +34,7 @@ struct Parsed {
 
 // Splits argv into options and the command. The command starts after "--" or at the
 // first argument that is not an option (as tini and dumb-init accept).
-Parsed split(const std::vector<std::string>& args, Diagnostics* diag) {
+Parsed split(const std::vector<std::string>& args, Diagnostics& diag) {
   Parsed p;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
@@ -56,7 +56,7 @@ Parsed split(const std::vector<std::string>& args, Diagnostics* diag) {
     if (find_value_option(name)) {
       if (!has_value) {
         if (i + 1 >= args.size()) {
-          if (diag) diag->add(std::string(kSource), name, "needs a value");
+          diag.add(std::string(kSource), name, "needs a value");
           continue;
         }
         value = args[++i];
@@ -67,8 +67,8 @@ Parsed split(const std::vector<std::string>& args, Diagnostics* diag) {
                               name == "-q" || (name.size() >= 2 && name[0] == '-' && name[1] == 'v' &&
                                                name.find_first_not_of('v', 1) == std::string::npos))) {
       p.flags.push_back(name);
-    } else if (diag) {
-      diag->add(std::string(kSource), name, "unknown option (see --help)");
+    } else {
+      diag.add(std::string(kSource), name, "unknown option (see --help)");
     }
   }
   return p;
@@ -77,8 +77,15 @@ Parsed split(const std::vector<std::string>& args, Diagnostics* diag) {
 }  // namespace
 
 Options parse(const std::vector<std::string>& args, const GetEnv& getenv) {
-  Diagnostics diag;
-  Parsed p = split(args, &diag);
+  Diagnostics problems;
+  Options o = parse(args, getenv, problems);
+  bool answers_anyway = o.mode == Options::Mode::kHelp || o.mode == Options::Mode::kVersion;
+  if (!problems.empty() && !answers_anyway) throw InputError(std::move(problems));
+  return o;
+}
+
+Options parse(const std::vector<std::string>& args, const GetEnv& getenv, Diagnostics& diag) {
+  Parsed p = split(args, diag);
   Options o;
   o.overrides.command = p.command;
 
@@ -145,29 +152,7 @@ Options parse(const std::vector<std::string>& args, const GetEnv& getenv) {
   if (o.mode == Options::Mode::kRun && !o.spec_path && o.overrides.command.empty())
     problem("", "no command: give one after -- or a task spec with --spec (see --help)");
   if (o.task_name && !o.spec_path) problem("--task", "needs --spec");
-  // Help and version answer whatever else is wrong.
-  if (o.mode == Options::Mode::kHelp || o.mode == Options::Mode::kVersion) return o;
-  if (!diag.empty()) throw InputError(std::move(diag));
   return o;
-}
-
-Partial parse_partial(const std::vector<std::string>& args, const GetEnv& getenv) noexcept {
-  Partial out;
-  try {
-    if (auto v = getenv("SUPERVISE_STATUS_FILE"); v && !v->empty()) out.status_file = *v;
-    if (auto v = getenv("SUPERVISE_EXIT_CODE_FROM"); v && *v == "action") out.exit_code_from = ExitCodeFrom::kAction;
-    Parsed p = split(args, nullptr);
-    out.command = p.command;
-    for (const auto& [name, value] : p.values) {
-      if (name == "--status-file") out.status_file = value;
-      else if (name == "--termination-log") out.termination_log = value;
-      else if (name == "--task") out.task_name = value;
-      else if (name == "--exit-code-from") out.exit_code_from = value == "action" ? ExitCodeFrom::kAction : ExitCodeFrom::kCommand;
-    }
-  } catch (...) {
-    // Whatever could be read is returned.
-  }
-  return out;
 }
 
 int action_exit_code(spec::Action action) {

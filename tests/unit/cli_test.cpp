@@ -149,16 +149,19 @@ TEST(Cli, EveryProblemIsReported) {
   }
 }
 
-TEST(Cli, PartialParseRecoversStatusTargets) {
-  Partial p = parse_partial({"--bogus", "--status-file", "/s.json", "--termination-log=/t", "--task", "x",
-                             "--exit-code-from", "action", "--", "cmd", "arg"},
-                            env_of());
-  EXPECT_EQ(p.status_file, "/s.json");
-  EXPECT_EQ(p.termination_log, "/t");
-  EXPECT_EQ(p.task_name, "x");
-  EXPECT_EQ(p.exit_code_from, ExitCodeFrom::kAction);
-  EXPECT_EQ(p.command, (std::vector<std::string>{"cmd", "arg"}));
-  EXPECT_EQ(parse_partial({}, env_of({{"SUPERVISE_STATUS_FILE", "/e"}})).status_file, "/e");
+TEST(Cli, LenientParseKeepsWhatItCouldRead) {
+  Diagnostics problems;
+  Options o = parse({"--bogus", "--status-file", "/s.json", "--termination-log=/t", "--timeout", "x", "--task", "x",
+                     "--exit-code-from", "action", "--", "cmd", "arg"},
+                    env_of(), problems);
+  EXPECT_EQ(problems.items().size(), 3u) << problems.to_string();  // --bogus, --timeout, --task without --spec
+  EXPECT_EQ(o.status_file, "/s.json");
+  EXPECT_EQ(o.termination_log, "/t");
+  EXPECT_EQ(o.task_name, "x");
+  EXPECT_EQ(o.exit_code_from, ExitCodeFrom::kAction);
+  EXPECT_EQ(o.overrides.command, (std::vector<std::string>{"cmd", "arg"}));
+  Diagnostics none;
+  EXPECT_EQ(parse({}, env_of({{"SUPERVISE_STATUS_FILE", "/e"}}), none).status_file, "/e");
 }
 
 TEST(Cli, ActionExitCodes) {
