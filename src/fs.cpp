@@ -56,7 +56,7 @@ void fsync_directory(const std::string& dir) {
 }  // namespace
 
 FileError::FileError(int err, const std::string& what_and_path)
-    : std::system_error(err, std::generic_category(), what_and_path) {}
+    : std::system_error(err, std::generic_category(), what_and_path), context_(what_and_path) {}
 
 void create_parents(const std::string& path) {
   std::filesystem::path parent = std::filesystem::path(path).parent_path();

@@ -8,7 +8,7 @@
 
 namespace supervise::files {
 
-// Throws fs::FileError naming the file and the cause at the first failure.
+// Throws fs::FileError naming the declared file and the cause at the first failure.
 void write_declared(const std::vector<spec::DeclaredFile>& files);
 
 }  // namespace supervise::files

@@ -16,6 +16,11 @@ namespace supervise::fs {
 class FileError : public std::system_error {
  public:
   FileError(int err, const std::string& what_and_path);
+  // The message without the errno text: "cannot create directory /x/y".
+  const std::string& context() const { return context_; }
+
+ private:
+  std::string context_;
 };
 
 // Creates missing parent directories (mode 0755 before umask).

@@ -92,11 +92,16 @@ std::string render_compact(const Status& status, std::size_t max_bytes) {
   std::size_t failed = 0;
   for (const auto& c : status.checkpoints)
     if (!c.final || !c.final->ok) ++failed;
-  j["checkpoints"] = {{"count", status.checkpoints.size()}, {"not_ok", failed}};
+  // Every field keeps its type: the entries go, their counts stay beside them.
+  j["checkpoints"] = json::array();
+  j["checkpoints_omitted"] = status.checkpoints.size();
+  j["checkpoints_not_ok"] = failed;
   j["truncated"] = true;
   out = dump(j, -1);
   if (out.size() <= max_bytes) return out;
   if (status.error) j["error"] = shorten(*status.error, 512);
+  if (status.task) j["task"] = shorten(*status.task, 256);
+  if (status.matched_rule) j["matched_rule"] = shorten(*status.matched_rule, 256);
   json command = json::array();
   std::size_t budget = 1024;
   for (const auto& arg : status.command) {
@@ -125,6 +130,7 @@ void write_compact(const std::string& path, const Status& status) {
   // Kubernetes bind-mounts the termination log as a single file: it cannot be replaced
   // by rename, so it is written in place.
   std::string text = render_compact(status);
+  fs::create_parents(path);
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw fs::FileError(errno, "cannot open " + path);
   std::string_view data = text;

@@ -10,13 +10,7 @@
 
 namespace {
 
-using test_support::lines;
-using test_support::read_json;
-using test_support::run;
-using test_support::RunOptions;
-using test_support::TempDir;
-using test_support::testdata;
-using test_support::write_file;
+using namespace test_support;
 
 namespace fs = std::filesystem;
 
@@ -32,17 +26,20 @@ std::vector<std::string> concat(std::vector<std::string> a, const std::vector<st
 
 // Usage errors: every stderr line is "supervise: command line: ...", exit 125, nothing
 // runs, and the status says FAIL with an "invalid input: " error.
-void expect_usage_error(const std::vector<std::string>& options, const std::vector<std::string>& needles) {
+void expect_usage_error(const std::vector<std::string>& options,
+                        const std::vector<std::string>& needles) {
   TempDir dir;
   std::string status = dir / "status.json";
-  auto args = concat(concat({"--status-file", status}, options), concat({"--"}, marking_command(dir)));
+  auto args =
+      concat(concat({"--status-file", status}, options), concat({"--"}, marking_command(dir)));
   auto r = run(args);
   SCOPED_TRACE("args: " + testing::PrintToString(args) + "\nstderr:\n" + r.err);
   EXPECT_EQ(r.exit_code, 125);
   EXPECT_FALSE(fs::exists(dir / "ran")) << "the command must not run";
   auto err_lines = lines(r.err);
   ASSERT_FALSE(err_lines.empty());
-  for (const auto& line : err_lines) EXPECT_EQ(line.rfind("supervise: command line: ", 0), 0u) << line;
+  for (const auto& line : err_lines)
+    EXPECT_EQ(line.rfind("supervise: command line: ", 0), 0u) << line;
   for (const auto& needle : needles) EXPECT_NE(r.err.find(needle), std::string::npos) << needle;
   ASSERT_TRUE(fs::exists(status));
   auto s = read_json(status);
@@ -67,7 +64,8 @@ TEST(Cli, HelpListsEveryOptionAndExitsZero) {
        {"--spec", "--task", "--status-file", "--termination-log", "--exit-action", "--checkpoint",
         "--stop-timeout", "--grace-period", "--timeout", "--signal-target", "--exit-code-from",
         "--validate", "--version", "--help"})
-    EXPECT_NE(r.out.find(option), std::string::npos) << option << " missing from --help:\n" << r.out;
+    EXPECT_NE(r.out.find(option), std::string::npos) << option << " missing from --help:\n"
+                                                     << r.out;
   EXPECT_NE(r.out.find("Usage"), std::string::npos);
 }
 
@@ -105,14 +103,17 @@ TEST(Cli, DoubleDashAfterTheCommandBelongsToTheCommand) {
 }
 
 TEST(Cli, CommandIsLookedUpInPath) {
-  TempDir dir;
   auto r = run({"--", "sh", "-c", "exit 5"});
   EXPECT_EQ(r.exit_code, 5);
 }
 
-TEST(Cli, UnknownOptionIsAUsageError) { expect_usage_error({"--bogus"}, {"--bogus"}); }
+TEST(Cli, UnknownOptionIsAUsageError) {
+  expect_usage_error({"--bogus"}, {"--bogus"});
+}
 
-TEST(Cli, BadTimeoutIsAUsageError) { expect_usage_error({"--timeout", "5x"}, {"--timeout: ", "\"5x\""}); }
+TEST(Cli, BadTimeoutIsAUsageError) {
+  expect_usage_error({"--timeout", "5x"}, {"--timeout: ", "\"5x\""});
+}
 
 TEST(Cli, ZeroAndNegativeDurationsAreUsageErrors) {
   expect_usage_error({"--stop-timeout", "0"}, {"--stop-timeout"});
@@ -135,9 +136,12 @@ TEST(Cli, ExitActionsOverlappingEachOtherNameBothActions) {
 
 TEST(Cli, BadCheckpointIsAUsageError) {
   expect_usage_error({"--checkpoint", "path=/tmp/x"}, {"--checkpoint", "url"});
-  expect_usage_error({"--checkpoint", "path=/tmp/x,url=gs://bucket/p,frequency=60s"}, {"--checkpoint", "gs://bucket/p"});
-  expect_usage_error({"--checkpoint", "path=/tmp/x,url=file:///tmp/y,frequency=5x"}, {"--checkpoint", "5x"});
-  expect_usage_error({"--checkpoint", "path=/tmp/x,url=file:///tmp/y,frequency=500ms"}, {"--checkpoint"});
+  expect_usage_error({"--checkpoint", "path=/tmp/x,url=gs://bucket/p,frequency=60s"},
+                     {"--checkpoint", "gs://bucket/p"});
+  expect_usage_error({"--checkpoint", "path=/tmp/x,url=file:///tmp/y,frequency=5x"},
+                     {"--checkpoint", "5x"});
+  expect_usage_error({"--checkpoint", "path=/tmp/x,url=file:///tmp/y,frequency=500ms"},
+                     {"--checkpoint"});
   expect_usage_error({"--checkpoint", "path=/tmp/x,url=file:///tmp/y,frequency=60s,regex=a,(b"},
                      {"--checkpoint", "a,(b"});
 }
@@ -158,9 +162,20 @@ TEST(Cli, OptionWithoutItsValueIsAUsageError) {
 }
 
 TEST(Cli, EveryProblemIsReportedOnItsOwnLine) {
+  auto r = run({"--bogus", "--stop-timeout", "soon", "--", "true"});
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_EQ(lines(r.err).size(), 2u) << r.err;
+
+  r = run({"--exit-action", "RETRY=1", "--checkpoint", "path=/tmp/x", "--", "true"});
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_GE(lines(r.err).size(), 2u) << r.err;
+}
+
+TEST(Cli, EveryProblemIsReportedEvenAcrossOptionKinds) {
+  // --exit-action and --checkpoint are checked with the spec, after the other options;
+  // a bad --timeout must not hide their problems.
   expect_usage_error({"--bogus", "--timeout", "5x", "--exit-action", "RETRY=1"},
-                     {"--bogus", "--timeout", "--exit-action"});
-  TempDir dir;
+                     {"--bogus", "--timeout", "--exit-action RETRY=1"});
   auto r = run({"--bogus", "--timeout", "5x", "--exit-action", "RETRY=1", "--", "true"});
   EXPECT_EQ(r.exit_code, 125);
   EXPECT_EQ(lines(r.err).size(), 3u) << r.err;
@@ -174,11 +189,13 @@ TEST(Cli, NoCommandAtAllIsAUsageError) {
   EXPECT_EQ(read_json(dir / "s.json")["action"], "FAIL");
 }
 
-TEST(Cli, TaskWithoutSpecIsAUsageError) { expect_usage_error({"--task", "train"}, {"--task"}); }
+TEST(Cli, TaskWithoutSpecIsAUsageError) {
+  expect_usage_error({"--task", "train"}, {"--task"});
+}
 
 TEST(Cli, UsageErrorWritesTheStatusNamedByTheEnvironment) {
   TempDir dir;
-  std::string status = dir / "from-env" / "status.json";
+  std::string status = dir / "from-env/status.json";
   RunOptions options;
   options.env = {"SUPERVISE_STATUS_FILE=" + status};
   auto r = run({"--bogus", "--", "true"}, options);
@@ -207,7 +224,9 @@ TEST(Cli, SpecErrorNamesTheFileAsGiven) {
   options.cwd = testdata("invalid");
   auto r = run({"--spec", "frequency-not-duration.yaml"}, options);
   EXPECT_EQ(r.exit_code, 125);
-  EXPECT_EQ(r.err, "supervise: frequency-not-duration.yaml: tasks[0].checkpoint[1].frequency: \"5x\" is not a duration\n");
+  EXPECT_EQ(r.err,
+            "supervise: frequency-not-duration.yaml: tasks[0].checkpoint[1].frequency: \"5x\" is "
+            "not a duration\n");
 }
 
 // ---- --validate ----------------------------------------------------------------------
@@ -248,12 +267,17 @@ TEST(Validate, UnknownTaskIs125) {
 
 TEST(Validate, RunsNothingAndWritesNoFile) {
   TempDir dir;
-  std::string declared = dir / "declared" / "file.txt";
-  write_file(dir / "spec.yaml", "name: v\n"
-                                "command: [/bin/sh, -c, \"touch '" + dir / "ran" + "'\"]\n"
-                                "files:\n"
-                                "- path: " + declared + "\n"
-                                "  contents: hi\n");
+  std::string declared = dir / "declared/file.txt";
+  write_file(dir / "spec.yaml",
+             "name: v\n"
+             "command: [/bin/sh, -c, \"touch '" +
+                 dir / "ran" +
+                 "'\"]\n"
+                 "files:\n"
+                 "- path: " +
+                 declared +
+                 "\n"
+                 "  contents: hi\n");
   auto r = run({"--validate", "--spec", dir / "spec.yaml"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "ok: v\n");
@@ -262,7 +286,8 @@ TEST(Validate, RunsNothingAndWritesNoFile) {
 }
 
 TEST(Validate, ChecksCommandLineOptionsToo) {
-  auto r = run({"--validate", "--spec", testdata("single-task.yaml"), "--exit-action", "RESCHEDULE=1"});
+  auto r =
+      run({"--validate", "--spec", testdata("single-task.yaml"), "--exit-action", "RESCHEDULE=1"});
   EXPECT_EQ(r.exit_code, 125);
   EXPECT_NE(r.err.find("FAIL"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("RESCHEDULE"), std::string::npos) << r.err;

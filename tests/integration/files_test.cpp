@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -11,17 +12,12 @@
 
 namespace {
 
-using test_support::read_file;
-using test_support::read_json;
-using test_support::run;
-using test_support::RunOptions;
-using test_support::TempDir;
-using test_support::write_file;
+using namespace test_support;
 
 namespace fs = std::filesystem;
 
 unsigned mode_of(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return 0xFFFFFFFF;
   return st.st_mode & 07777;
 }
@@ -37,13 +33,16 @@ std::string copying_spec(const std::string& files_yaml, const std::vector<std::s
 
 TEST(Files, WrittenBeforeTheCommandWithParentsCreated) {
   TempDir dir;
-  std::string text = dir / "a" / "b" / "c" / "config.json";
-  std::string blob = dir / "bin" / "blob.bin";
-  write_file(dir / "spec.yaml", copying_spec("- path: " + text + "\n"
-                                             "  contents: '{\"lr\": 0.001}'\n"
-                                             "- path: " + blob + "\n"
-                                             "  base64: true\n"
-                                             "  contents: AP8QIHN1cGVydmlzZQ==\n",
+  std::string text = dir / "a/b/c/config.json";
+  std::string blob = dir / "bin/blob.bin";
+  write_file(dir / "spec.yaml", copying_spec("- path: " + text +
+                                                 "\n"
+                                                 "  contents: '{\"lr\": 0.001}'\n"
+                                                 "- path: " +
+                                                 blob +
+                                                 "\n"
+                                                 "  base64: true\n"
+                                                 "  contents: AP8QIHN1cGVydmlzZQ==\n",
                                              {text, blob}));
   auto r = run({"--status-file", dir / "s.json", "--spec", dir / "spec.yaml"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -51,19 +50,24 @@ TEST(Files, WrittenBeforeTheCommandWithParentsCreated) {
   EXPECT_EQ(read_file(text + ".seen"), "{\"lr\": 0.001}");
   EXPECT_EQ(read_file(blob), std::string("\x00\xff\x10 supervise", 13));
   EXPECT_EQ(read_file(blob + ".seen"), std::string("\x00\xff\x10 supervise", 13));
-  EXPECT_TRUE(fs::is_directory(dir / "a" / "b" / "c"));
+  EXPECT_TRUE(fs::is_directory(dir / "a/b/c"));
 }
 
 TEST(Files, MultiLineContentsAreKeptExactly) {
   TempDir dir;
   std::string script = dir / "run.sh";
-  write_file(dir / "spec.yaml", "name: t\n"
-                                "command: [/bin/sh, '" + script + "']\n"
-                                "files:\n"
-                                "- path: " + script + "\n"
-                                "  contents: |-\n"
-                                "    echo one\n"
-                                "    echo two\n");
+  write_file(dir / "spec.yaml",
+             "name: t\n"
+             "command: [/bin/sh, '" +
+                 script +
+                 "']\n"
+                 "files:\n"
+                 "- path: " +
+                 script +
+                 "\n"
+                 "  contents: |-\n"
+                 "    echo one\n"
+                 "    echo two\n");
   auto r = run({"--spec", dir / "spec.yaml"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "one\ntwo\n");
@@ -81,7 +85,7 @@ class FileMode : public testing::TestWithParam<ModeCase> {};
 TEST_P(FileMode, IsExactWhateverTheUmask) {
   const auto& c = GetParam();
   TempDir dir;
-  std::string path = dir / "out" / "file";
+  std::string path = dir / "out/file";
   std::string files = "- path: " + path + "\n  contents: hi\n";
   if (c.declared) files += std::string("  mode: \"") + c.declared + "\"\n";
   write_file(dir / "spec.yaml", "name: t\ncommand: [/bin/true]\nfiles:\n" + files);
@@ -89,8 +93,8 @@ TEST_P(FileMode, IsExactWhateverTheUmask) {
   options.umask = c.umask;
   auto r = run({"--spec", dir / "spec.yaml"}, options);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(mode_of(path), c.expected) << "declared " << (c.declared ? c.declared : "(default)") << " umask 0"
-                                       << std::oct << c.umask;
+  EXPECT_EQ(mode_of(path), c.expected) << "declared " << (c.declared ? c.declared : "(default)")
+                                       << " umask 0" << std::oct << c.umask;
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, FileMode,
@@ -104,7 +108,8 @@ TEST(Files, AnExistingFileIsReplacedWithTheDeclaredContentsAndMode) {
   std::string path = dir / "existing.txt";
   write_file(path, "old contents that are longer than the new ones");
   fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write);
-  write_file(dir / "spec.yaml", "name: t\ncommand: [/bin/true]\nfiles:\n- path: " + path + "\n  contents: new\n");
+  write_file(dir / "spec.yaml",
+             "name: t\ncommand: [/bin/true]\nfiles:\n- path: " + path + "\n  contents: new\n");
   auto r = run({"--spec", dir / "spec.yaml"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(read_file(path), "new");
@@ -114,7 +119,8 @@ TEST(Files, AnExistingFileIsReplacedWithTheDeclaredContentsAndMode) {
 TEST(Files, EmptyContentsMakeAnEmptyFile) {
   TempDir dir;
   std::string path = dir / "empty";
-  write_file(dir / "spec.yaml", "name: t\ncommand: [/bin/true]\nfiles:\n- path: " + path + "\n  contents: \"\"\n");
+  write_file(dir / "spec.yaml",
+             "name: t\ncommand: [/bin/true]\nfiles:\n- path: " + path + "\n  contents: \"\"\n");
   auto r = run({"--spec", dir / "spec.yaml"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(fs::is_regular_file(path));
@@ -124,22 +130,29 @@ TEST(Files, EmptyContentsMakeAnEmptyFile) {
 TEST(Files, AreWrittenForACommandFromTheCommandLineToo) {
   TempDir dir;
   std::string path = dir / "data.txt";
-  write_file(dir / "spec.yaml", "name: t\ncommand: [/bin/false]\nfiles:\n- path: " + path + "\n  contents: payload\n");
+  write_file(dir / "spec.yaml",
+             "name: t\ncommand: [/bin/false]\nfiles:\n- path: " + path + "\n  contents: payload\n");
   auto r = run({"--spec", dir / "spec.yaml", "--", "/bin/cat", path});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "payload");
 }
 
 // A declared file that cannot be written: 125, FAIL naming the path, the command never runs.
-void expect_unwritable(const std::string& declared, const std::vector<std::string>& extra_options = {},
+void expect_unwritable(const std::string& declared,
+                       const std::vector<std::string>& extra_options = {},
                        int expected_exit = 125) {
   TempDir dir;
   std::string marker = dir / "ran";
-  write_file(dir / "spec.yaml", "name: unwritable\n"
-                                "command: [/bin/sh, -c, \"touch '" + marker + "'\"]\n"
-                                "files:\n"
-                                "- path: " + declared + "\n"
-                                "  contents: hi\n");
+  write_file(dir / "spec.yaml",
+             "name: unwritable\n"
+             "command: [/bin/sh, -c, \"touch '" +
+                 marker +
+                 "'\"]\n"
+                 "files:\n"
+                 "- path: " +
+                 declared +
+                 "\n"
+                 "  contents: hi\n");
   std::vector<std::string> args = {"--status-file", dir / "s.json", "--spec", dir / "spec.yaml"};
   args.insert(args.end(), extra_options.begin(), extra_options.end());
   auto r = run(args);
@@ -163,7 +176,7 @@ void expect_unwritable(const std::string& declared, const std::vector<std::strin
 TEST(Files, ParentIsARegularFile) {
   TempDir blocker_dir;
   write_file(blocker_dir / "blocker", "a regular file");
-  expect_unwritable(blocker_dir / "blocker" / "x.txt");
+  expect_unwritable(blocker_dir / "blocker/x.txt");
 }
 
 TEST(Files, PathIsAnExistingDirectory) {
@@ -175,20 +188,25 @@ TEST(Files, PathIsAnExistingDirectory) {
 TEST(Files, UnwritableUnderExitCodeFromActionExitsOne) {
   TempDir blocker_dir;
   write_file(blocker_dir / "blocker", "a regular file");
-  expect_unwritable(blocker_dir / "blocker" / "x.txt", {"--exit-code-from", "action"}, 1);
+  expect_unwritable(blocker_dir / "blocker/x.txt", {"--exit-code-from", "action"}, 1);
 }
 
 TEST(Files, NoFileIsWrittenWhenTheSpecIsInvalid) {
   TempDir dir;
-  std::string declared = dir / "declared" / "file.txt";
-  write_file(dir / "spec.yaml", "name: t\n"
-                                "command: [/bin/sh, -c, \"touch '" + dir / "ran" + "'\"]\n"
-                                "files:\n"
-                                "- path: " + declared + "\n"
-                                "  contents: hi\n"
-                                "exitActions:\n"
-                                "  COMPLETE: 0-1\n"
-                                "  FAIL: 1-255\n");
+  std::string declared = dir / "declared/file.txt";
+  write_file(dir / "spec.yaml",
+             "name: t\n"
+             "command: [/bin/sh, -c, \"touch '" +
+                 dir / "ran" +
+                 "'\"]\n"
+                 "files:\n"
+                 "- path: " +
+                 declared +
+                 "\n"
+                 "  contents: hi\n"
+                 "exitActions:\n"
+                 "  COMPLETE: 0-1\n"
+                 "  FAIL: 1-255\n");
   auto r = run({"--status-file", dir / "s.json", "--spec", dir / "spec.yaml"});
   EXPECT_EQ(r.exit_code, 125);
   EXPECT_FALSE(fs::exists(declared));
@@ -199,8 +217,9 @@ TEST(Files, NoFileIsWrittenWhenTheSpecIsInvalid) {
 
 TEST(Files, NoFileIsWrittenWhenAnOptionIsInvalid) {
   TempDir dir;
-  std::string declared = dir / "declared" / "file.txt";
-  write_file(dir / "spec.yaml", "name: t\ncommand: [/bin/true]\nfiles:\n- path: " + declared + "\n  contents: hi\n");
+  std::string declared = dir / "declared/file.txt";
+  write_file(dir / "spec.yaml",
+             "name: t\ncommand: [/bin/true]\nfiles:\n- path: " + declared + "\n  contents: hi\n");
   auto r = run({"--status-file", dir / "s.json", "--timeout", "5x", "--spec", dir / "spec.yaml"});
   EXPECT_EQ(r.exit_code, 125);
   EXPECT_FALSE(fs::exists(declared));
@@ -210,9 +229,13 @@ TEST(Files, NoFileIsWrittenWhenAnOptionIsInvalid) {
 TEST(Files, NoFileIsWrittenWhenALaterFileIsInvalid) {
   TempDir dir;
   std::string first = dir / "first.txt";
-  write_file(dir / "spec.yaml", "name: t\ncommand: [/bin/true]\nfiles:\n"
-                                "- path: " + first + "\n  contents: hi\n"
-                                "- path: " + dir / "second.bin" + "\n  base64: true\n  contents: 'not*base64!'\n");
+  write_file(dir / "spec.yaml",
+             "name: t\ncommand: [/bin/true]\nfiles:\n"
+             "- path: " +
+                 first +
+                 "\n  contents: hi\n"
+                 "- path: " +
+                 dir / "second.bin" + "\n  base64: true\n  contents: 'not*base64!'\n");
   auto r = run({"--spec", dir / "spec.yaml"});
   EXPECT_EQ(r.exit_code, 125);
   EXPECT_FALSE(fs::exists(first));
@@ -221,13 +244,18 @@ TEST(Files, NoFileIsWrittenWhenALaterFileIsInvalid) {
 TEST(Files, NoTemporaryFileIsLeftBeside) {
   TempDir dir;
   fs::create_directories(dir / "out");
-  write_file(dir / "spec.yaml", "name: t\ncommand: [/bin/true]\nfiles:\n"
-                                "- path: " + dir / "out" / "a" + "\n  contents: a\n"
-                                "- path: " + dir / "out" / "b" + "\n  contents: b\n  mode: \"0700\"\n");
+  write_file(dir / "spec.yaml",
+             "name: t\ncommand: [/bin/true]\nfiles:\n"
+             "- path: " +
+                 dir / "out/a" +
+                 "\n  contents: a\n"
+                 "- path: " +
+                 dir / "out/b" + "\n  contents: b\n  mode: \"0700\"\n");
   auto r = run({"--spec", dir / "spec.yaml"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::vector<std::string> names;
-  for (const auto& e : fs::directory_iterator(dir / "out")) names.push_back(e.path().filename().string());
+  for (const auto& e : fs::directory_iterator(dir / "out"))
+    names.push_back(e.path().filename().string());
   std::sort(names.begin(), names.end());
   EXPECT_EQ(names, (std::vector<std::string>{"a", "b"}));
 }

@@ -11,12 +11,7 @@
 
 namespace {
 
-using test_support::read_json;
-using test_support::run;
-using test_support::RunOptions;
-using test_support::TempDir;
-using test_support::testdata;
-using test_support::write_file;
+using namespace test_support;
 
 namespace fs = std::filesystem;
 
@@ -42,7 +37,8 @@ TEST(SpecRun, TopLevelTasksList) {
 
 TEST(SpecRun, WorkflowGroupsPickTheTask) {
   TempDir dir;
-  auto r = run({"--status-file", dir / "s.json", "--spec", testdata("workflow-groups.yaml"), "--task", "worker"});
+  auto r = run({"--status-file", dir / "s.json", "--spec", testdata("workflow-groups.yaml"),
+                "--task", "worker"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "worker rank 1\n");
   EXPECT_EQ(read_json(dir / "s.json")["task"], "worker");
@@ -62,7 +58,8 @@ TEST(SpecRun, WorkflowWithSeveralTasksNeedsTask) {
 
 TEST(SpecRun, UnknownTaskIs125AndListsTheTasks) {
   TempDir dir;
-  auto r = run({"--status-file", dir / "s.json", "--spec", testdata("multi-task.yaml"), "--task", "nope"});
+  auto r = run(
+      {"--status-file", dir / "s.json", "--spec", testdata("multi-task.yaml"), "--task", "nope"});
   EXPECT_EQ(r.exit_code, 125);
   EXPECT_NE(r.err.find("nope"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("preprocess"), std::string::npos) << r.err;
@@ -84,9 +81,12 @@ TEST_P(ResilientTask, MapsTheExitCode) {
   const auto& c = GetParam();
   TempDir dir;
   RunOptions options;
-  if (c.exit_code) options.env = {std::string("EXIT_CODE=") + c.exit_code};
-  else options.unset_env = {"EXIT_CODE"};
-  auto r = run({"--status-file", dir / "s.json", "--spec", testdata("resilient-task.yaml")}, options);
+  if (c.exit_code)
+    options.env = {std::string("EXIT_CODE=") + c.exit_code};
+  else
+    options.unset_env = {"EXIT_CODE"};
+  auto r =
+      run({"--status-file", dir / "s.json", "--spec", testdata("resilient-task.yaml")}, options);
   EXPECT_EQ(r.exit_code, c.expected_code) << r.err;
   EXPECT_EQ(r.out, "resilient-task: exiting with " + std::to_string(c.expected_code) + "\n");
   auto s = read_json(dir / "s.json");
@@ -104,7 +104,8 @@ INSTANTIATE_TEST_SUITE_P(ExitCodes, ResilientTask,
                                          ResilientCase{"0", 0, "COMPLETE", "COMPLETE: 0"},
                                          ResilientCase{"1", 1, "RESCHEDULE", "RESCHEDULE: 1-255"},
                                          ResilientCase{"42", 42, "RESCHEDULE", "RESCHEDULE: 1-255"},
-                                         ResilientCase{"255", 255, "RESCHEDULE", "RESCHEDULE: 1-255"}));
+                                         ResilientCase{"255", 255, "RESCHEDULE",
+                                                       "RESCHEDULE: 1-255"}));
 
 // ---- train-with-checkpointing.{yaml,json}: writes /tmp/run.sh, runs it with bash ---------
 
@@ -115,7 +116,7 @@ TEST_P(TrainWithCheckpointing, WritesTheScriptAndCompletes) {
   auto r = run({"--status-file", dir / "s.json", "--spec", testdata(GetParam())});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("training done"), std::string::npos) << r.out;
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat("/tmp/run.sh", &st), 0);
   EXPECT_TRUE(S_ISREG(st.st_mode));
   EXPECT_EQ(st.st_mode & 07777, 0755u);
@@ -139,15 +140,18 @@ TEST_P(TrainWithCheckpointing, WritesTheScriptAndCompletes) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Formats, TrainWithCheckpointing,
-                         testing::Values("train-with-checkpointing.yaml", "train-with-checkpointing.json"),
-                         [](const auto& info) { return info.param.substr(info.param.rfind('.') + 1); });
+                         testing::Values("train-with-checkpointing.yaml",
+                                         "train-with-checkpointing.json"),
+                         [](const auto& param_info) {
+                           return param_info.param.substr(param_info.param.rfind('.') + 1);
+                         });
 
 // ---- the command line replaces the spec's command -------------------------------------
 
 TEST(SpecRun, CommandLineReplacesCommandAndArgs) {
   TempDir dir;
-  auto r = run({"--status-file", dir / "s.json", "--spec", testdata("resilient-task.yaml"), "--", "/bin/sh", "-c",
-                "exit 7"});
+  auto r = run({"--status-file", dir / "s.json", "--spec", testdata("resilient-task.yaml"), "--",
+                "/bin/sh", "-c", "exit 7"});
   EXPECT_EQ(r.exit_code, 7) << r.err;
   EXPECT_EQ(r.out, "") << "the spec's command must not run";
   auto s = read_json(dir / "s.json");
@@ -160,7 +164,8 @@ TEST(SpecRun, CommandLineReplacesCommandAndArgs) {
 TEST(SpecRun, SpecWithoutCommandTakesItFromTheCommandLine) {
   TempDir dir;
   write_file(dir / "spec.yaml", "name: nocmd\nexitActions:\n  RESCHEDULE: 3\n");
-  auto r = run({"--status-file", dir / "s.json", "--spec", dir / "spec.yaml", "--", "/bin/sh", "-c", "exit 3"});
+  auto r = run({"--status-file", dir / "s.json", "--spec", dir / "spec.yaml", "--", "/bin/sh", "-c",
+                "exit 3"});
   EXPECT_EQ(r.exit_code, 3) << r.err;
   auto s = read_json(dir / "s.json");
   EXPECT_EQ(s["task"], "nocmd");
@@ -187,7 +192,8 @@ TEST(SpecRun, EnvironmentIsInheritedAndTheSpecWins) {
 
 TEST(SpecRun, EnvironmentAppliesToACommandFromTheCommandLine) {
   TempDir dir;
-  write_file(dir / "spec.yaml", "name: env\ncommand: [/bin/false]\nenvironment: {FOO: from-spec}\n");
+  write_file(dir / "spec.yaml",
+             "name: env\ncommand: [/bin/false]\nenvironment: {FOO: from-spec}\n");
   RunOptions options;
   options.env = {"FOO=inherited"};
   auto r = run({"--spec", dir / "spec.yaml", "--", "/bin/sh", "-c", "printf %s \"$FOO\""}, options);
@@ -209,8 +215,8 @@ TEST(SpecRun, WorkingDirectoryIsTheSupervisors) {
 TEST(ExitActions, KeysInAnyLetterCase) {
   // single-task.yaml says "complete: 0" and "fail: 1-255".
   TempDir dir;
-  auto r = run({"--status-file", dir / "s.json", "--spec", testdata("single-task.yaml"), "--", "/bin/sh", "-c",
-                "exit 1"});
+  auto r = run({"--status-file", dir / "s.json", "--spec", testdata("single-task.yaml"), "--",
+                "/bin/sh", "-c", "exit 1"});
   EXPECT_EQ(r.exit_code, 1);
   auto s = read_json(dir / "s.json");
   EXPECT_EQ(s["action"], "FAIL");
@@ -221,8 +227,9 @@ TEST(ExitActions, CommandLineRulesAddToTheSpec) {
   TempDir dir;
   write_file(dir / "spec.yaml", "name: t\nexitActions:\n  COMPLETE: 0\n  RESCHEDULE: 1-9\n");
   auto run_with = [&](int code) {
-    auto r = run({"--status-file", dir / "s.json", "--spec", dir / "spec.yaml", "--exit-action", "FAIL=10-20",
-                  "--exit-action", "complete=100", "--", "/bin/sh", "-c", "exit " + std::to_string(code)});
+    auto r = run({"--status-file", dir / "s.json", "--spec", dir / "spec.yaml", "--exit-action",
+                  "FAIL=10-20", "--exit-action", "complete=100", "--", "/bin/sh", "-c",
+                  "exit " + std::to_string(code)});
     EXPECT_EQ(r.exit_code, code) << r.err;
     return read_json(dir / "s.json");
   };
@@ -257,8 +264,8 @@ TEST(ExitActions, DefaultsWithoutRules) {
 
 TEST(ExitActions, OverlapWithTheSpecIsAnErrorNamingBothActions) {
   TempDir dir;
-  auto r = run({"--status-file", dir / "s.json", "--spec", testdata("resilient-task.yaml"), "--exit-action", "FAIL=3",
-                "--", "/bin/sh", "-c", "touch '" + dir / "ran" + "'"});
+  auto r = run({"--status-file", dir / "s.json", "--spec", testdata("resilient-task.yaml"),
+                "--exit-action", "FAIL=3", "--", "/bin/sh", "-c", "touch '" + dir / "ran" + "'"});
   EXPECT_EQ(r.exit_code, 125);
   EXPECT_FALSE(fs::exists(dir / "ran"));
   EXPECT_EQ(r.err.rfind("supervise: command line: --exit-action", 0), 0u) << r.err;
@@ -272,15 +279,15 @@ TEST(ExitActions, OverlapWithTheSpecIsAnErrorNamingBothActions) {
 
 TEST(ExitActions, SignalNameStandsFor128PlusItsNumber) {
   TempDir dir;
-  auto r = run({"--status-file", dir / "s.json", "--exit-action", "RESCHEDULE=SIGKILL", "--exit-action",
-                "COMPLETE=TERM", "--", "/bin/sh", "-c", "kill -KILL $$"});
+  auto r = run({"--status-file", dir / "s.json", "--exit-action", "RESCHEDULE=SIGKILL",
+                "--exit-action", "COMPLETE=TERM", "--", "/bin/sh", "-c", "kill -KILL $$"});
   EXPECT_EQ(r.exit_code, 137);
   auto s = read_json(dir / "s.json");
   EXPECT_EQ(s["action"], "RESCHEDULE");
   EXPECT_EQ(s["signal"], "SIGKILL");
 
-  r = run({"--status-file", dir / "s.json", "--exit-action", "RESCHEDULE=SIGKILL", "--exit-action", "COMPLETE=TERM",
-           "--", "/bin/sh", "-c", "kill -TERM $$"});
+  r = run({"--status-file", dir / "s.json", "--exit-action", "RESCHEDULE=SIGKILL", "--exit-action",
+           "COMPLETE=TERM", "--", "/bin/sh", "-c", "kill -TERM $$"});
   EXPECT_EQ(r.exit_code, 143);
   EXPECT_EQ(read_json(dir / "s.json")["action"], "COMPLETE");
 }
@@ -288,7 +295,8 @@ TEST(ExitActions, SignalNameStandsFor128PlusItsNumber) {
 TEST(ExitActions, BlanksAroundItemsAreAllowed) {
   TempDir dir;
   write_file(dir / "spec.yaml", "name: t\nexitActions:\n  RESCHEDULE: \" 1 , 3-4 ,200\"\n");
-  auto r = run({"--status-file", dir / "s.json", "--spec", dir / "spec.yaml", "--", "/bin/sh", "-c", "exit 4"});
+  auto r = run({"--status-file", dir / "s.json", "--spec", dir / "spec.yaml", "--", "/bin/sh", "-c",
+                "exit 4"});
   EXPECT_EQ(r.exit_code, 4) << r.err;
   EXPECT_EQ(read_json(dir / "s.json")["action"], "RESCHEDULE");
 }

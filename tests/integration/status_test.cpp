@@ -2,6 +2,7 @@
 // their order and types, timestamps, atomic writing, and the 4096-byte compact copy.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <ctime>
 #include <filesystem>
 #include <regex>
@@ -12,19 +13,14 @@
 
 namespace {
 
-using test_support::lines;
-using test_support::read_file;
-using test_support::read_json;
-using test_support::run;
-using test_support::RunOptions;
-using test_support::TempDir;
-using test_support::write_file;
+using namespace test_support;
 
 namespace fs = std::filesystem;
 
 const std::vector<std::string> kSpecKeys = {
-    "schema_version", "task",     "action",      "exit_code",   "signal",           "core_dumped", "matched_rule",
-    "error",          "command",  "started_at",  "finished_at", "duration_seconds", "stop",        "checkpoints"};
+    "schema_version", "task",       "action",  "exit_code",  "signal",      "core_dumped",
+    "matched_rule",   "error",      "command", "started_at", "finished_at", "duration_seconds",
+    "stop",           "checkpoints"};
 
 // "2026-11-22T10:00:00.123Z" -> seconds since the epoch (UTC), with milliseconds.
 double parse_timestamp(const std::string& text) {
@@ -47,7 +43,8 @@ double now_seconds() {
 
 std::vector<std::string> keys_in_order(const std::string& text) {
   std::vector<std::string> keys;
-  for (const auto& [key, value] : nlohmann::ordered_json::parse(text).items()) keys.push_back(key);
+  auto document = nlohmann::ordered_json::parse(text);
+  for (const auto& [key, value] : document.items()) keys.push_back(key);
   return keys;
 }
 
@@ -57,7 +54,9 @@ TEST(Status, FieldsInTheDocumentedOrder) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto keys = keys_in_order(read_file(dir / "s.json"));
   ASSERT_GE(keys.size(), kSpecKeys.size() + 1);
-  EXPECT_EQ(std::vector<std::string>(keys.begin(), keys.begin() + static_cast<long>(kSpecKeys.size())), kSpecKeys);
+  EXPECT_EQ(
+      std::vector<std::string>(keys.begin(), keys.begin() + static_cast<long>(kSpecKeys.size())),
+      kSpecKeys);
   EXPECT_NE(std::find(keys.begin(), keys.end(), "supervisor_exit_code"), keys.end());
 }
 
@@ -117,7 +116,9 @@ TEST(Status, NoCoreDumpWithoutCoreLimit) {
   TempDir dir;
   RunOptions options;
   options.cwd = dir.path();
-  auto r = run({"--status-file", dir / "s.json", "--", "/bin/sh", "-c", "ulimit -c 0; kill -SEGV $$"}, options);
+  auto r =
+      run({"--status-file", dir / "s.json", "--", "/bin/sh", "-c", "ulimit -c 0; kill -SEGV $$"},
+          options);
   ASSERT_EQ(r.exit_code, 139) << r.err;
   auto s = read_json(dir / "s.json");
   EXPECT_EQ(s["signal"], "SIGSEGV");
@@ -130,7 +131,8 @@ TEST(Status, CoreDumpIsReported) {
   TempDir dir;
   RunOptions options;
   options.cwd = dir.path();
-  auto r = run({"--status-file", dir / "s.json", "--", "/bin/sh", "-c", "ulimit -c unlimited && kill -ABRT $$"},
+  auto r = run({"--status-file", dir / "s.json", "--", "/bin/sh", "-c",
+                "ulimit -c unlimited && kill -ABRT $$"},
                options);
   ASSERT_EQ(r.exit_code, 134) << r.err;
   bool core_file = false;
@@ -142,12 +144,13 @@ TEST(Status, CoreDumpIsReported) {
 
 TEST(Status, ParentsAreCreatedAndNoTemporaryIsLeft) {
   TempDir dir;
-  std::string status = dir / "deep" / "er" / "status.json";
+  std::string status = dir / "deep/er/status.json";
   auto r = run({"--status-file", status, "--", "/bin/true"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   ASSERT_TRUE(fs::exists(status));
   std::vector<std::string> names;
-  for (const auto& e : fs::directory_iterator(dir / "deep" / "er")) names.push_back(e.path().filename().string());
+  for (const auto& e : fs::directory_iterator(dir / "deep/er"))
+    names.push_back(e.path().filename().string());
   EXPECT_EQ(names, std::vector<std::string>{"status.json"});
 }
 
@@ -158,17 +161,18 @@ TEST(Status, AStaleStatusIsReplaced) {
   ASSERT_EQ(r.exit_code, 0);
   EXPECT_EQ(read_json(dir / "s.json")["action"], "COMPLETE");
   std::vector<std::string> names;
-  for (const auto& e : fs::directory_iterator(dir.path())) names.push_back(e.path().filename().string());
+  for (const auto& e : fs::directory_iterator(dir.path()))
+    names.push_back(e.path().filename().string());
   EXPECT_EQ(names, std::vector<std::string>{"s.json"});
 }
 
 TEST(Status, FileFromTheEnvironment) {
   TempDir dir;
   RunOptions options;
-  options.env = {"SUPERVISE_STATUS_FILE=" + dir / "env" / "status.json"};
+  options.env = {"SUPERVISE_STATUS_FILE=" + dir / "env/status.json"};
   auto r = run({"--", "/bin/sh", "-c", "exit 2"}, options);
   ASSERT_EQ(r.exit_code, 2);
-  EXPECT_EQ(read_json(dir / "env" / "status.json")["exit_code"], 2);
+  EXPECT_EQ(read_json(dir / "env/status.json")["exit_code"], 2);
 }
 
 TEST(Status, OptionWinsOverTheEnvironment) {
@@ -198,7 +202,9 @@ TEST(Status, InvalidInput) {
   auto text = read_file(dir / "s.json");
   auto keys = keys_in_order(text);
   ASSERT_GE(keys.size(), kSpecKeys.size());
-  EXPECT_EQ(std::vector<std::string>(keys.begin(), keys.begin() + static_cast<long>(kSpecKeys.size())), kSpecKeys);
+  EXPECT_EQ(
+      std::vector<std::string>(keys.begin(), keys.begin() + static_cast<long>(kSpecKeys.size())),
+      kSpecKeys);
   auto s = nlohmann::json::parse(text);
   EXPECT_EQ(s["schema_version"], 1);
   EXPECT_EQ(s["action"], "FAIL");
@@ -216,12 +222,33 @@ TEST(Status, InvalidInput) {
   EXPECT_TRUE(s["task"].is_null() || s["task"] == "x");
 }
 
+TEST(Status, CheckpointsAreListedInOrder) {
+  TempDir dir;
+  std::string a = dir / "ckpt-a", b = dir / "ckpt-b", store = "file://" + dir / "store";
+  auto r = run({"--status-file", dir / "s.json", "--checkpoint",
+                "path=" + a + ",url=" + store + ",frequency=60s", "--checkpoint",
+                "path=" + b + ",url=" + store + ",frequency=1h,regex=.*\\.(pt|bin)$,x", "--",
+                "/bin/true"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto s = read_json(dir / "s.json");
+  ASSERT_TRUE(s["checkpoints"].is_array());
+  ASSERT_EQ(s["checkpoints"].size(), 2u) << s.dump(2);
+  EXPECT_EQ(s["checkpoints"][0]["path"], a);
+  EXPECT_EQ(s["checkpoints"][1]["path"], b);
+  for (const auto& c : s["checkpoints"]) {
+    EXPECT_EQ(c["url"], store);
+    EXPECT_TRUE(c["rounds"].is_number_integer());
+    EXPECT_TRUE(c["failed_rounds"].is_number_integer());
+    EXPECT_TRUE(c.contains("final"));
+  }
+}
+
 // ---- --termination-log ------------------------------------------------------------------
 
 TEST(TerminationLog, OneCompactLineMatchingTheStatus) {
   TempDir dir;
-  auto r = run({"--status-file", dir / "s.json", "--termination-log", dir / "termination-log", "--exit-action",
-                "RESCHEDULE=4", "--", "/bin/sh", "-c", "exit 4"});
+  auto r = run({"--status-file", dir / "s.json", "--termination-log", dir / "termination-log",
+                "--exit-action", "RESCHEDULE=4", "--", "/bin/sh", "-c", "exit 4"});
   ASSERT_EQ(r.exit_code, 4) << r.err;
   auto text = read_file(dir / "termination-log");
   EXPECT_LE(text.size(), 4096u);
@@ -234,8 +261,16 @@ TEST(TerminationLog, OneCompactLineMatchingTheStatus) {
 
 TEST(TerminationLog, AtMost4096BytesWithHugeArguments) {
   TempDir dir;
-  std::vector<std::string> args = {"--status-file", dir / "s.json", "--termination-log", dir / "termination-log",
-                                   "--exit-action", "RESCHEDULE=9",  "--", "/bin/sh", "-c", "exit 9"};
+  std::vector<std::string> args = {"--status-file",
+                                   dir / "s.json",
+                                   "--termination-log",
+                                   dir / "termination-log",
+                                   "--exit-action",
+                                   "RESCHEDULE=9",
+                                   "--",
+                                   "/bin/sh",
+                                   "-c",
+                                   "exit 9"};
   for (int i = 0; i < 100; ++i) args.push_back(std::string(1000, static_cast<char>('a' + i % 26)));
   auto r = run(args);
   ASSERT_EQ(r.exit_code, 9) << r.err;
@@ -270,7 +305,8 @@ TEST(TerminationLog, AtMost4096BytesWithAHugeError) {
 
 TEST(TerminationLog, WrittenOnInvalidInputToo) {
   TempDir dir;
-  auto r = run({"--termination-log", dir / "termination-log", "--timeout", "5x", "--", "/bin/true"});
+  auto r =
+      run({"--termination-log", dir / "termination-log", "--timeout", "5x", "--", "/bin/true"});
   ASSERT_EQ(r.exit_code, 125);
   auto compact = nlohmann::json::parse(read_file(dir / "termination-log"));
   EXPECT_EQ(compact["action"], "FAIL");

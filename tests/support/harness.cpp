@@ -17,8 +17,12 @@ extern char** environ;
 
 namespace test_support {
 
-std::string supervise_bin() { return SUPERVISE_BIN; }
-std::string testdata(const std::string& name) { return std::string(SUPERVISE_TESTDATA) + "/" + name; }
+std::string supervise_bin() {
+  return SUPERVISE_BIN;
+}
+std::string testdata(const std::string& name) {
+  return std::string(SUPERVISE_TESTDATA) + "/" + name;
+}
 
 std::string read_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -35,7 +39,9 @@ void write_file(const std::filesystem::path& path, const std::string& contents) 
   if (!out) throw std::runtime_error("cannot write " + path.string());
 }
 
-nlohmann::json read_json(const std::filesystem::path& path) { return nlohmann::json::parse(read_file(path)); }
+nlohmann::json read_json(const std::filesystem::path& path) {
+  return nlohmann::json::parse(read_file(path));
+}
 
 bool eventually(const std::function<bool()>& done, std::chrono::milliseconds deadline) {
   auto until = std::chrono::steady_clock::now() + deadline;
@@ -96,11 +102,20 @@ std::unique_ptr<Started> start(const std::vector<std::string>& args, const RunOp
   int out_fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   int err_fd = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (out_fd < 0 || err_fd < 0 || null_fd < 0) throw std::runtime_error("cannot open capture files");
+  if (out_fd < 0 || err_fd < 0 || null_fd < 0)
+    throw std::runtime_error("cannot open capture files");
   pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
-    // Only async-signal-safe calls from here on.
+    // Only async-signal-safe calls from here on. The program starts with default signal
+    // dispositions and an empty mask, as from an interactive shell, whatever the test
+    // runner inherited (a background job ignores SIGINT and SIGQUIT).
+    struct sigaction default_action {};
+    default_action.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &default_action, nullptr);
+    sigset_t empty;
+    ::sigemptyset(&empty);
+    ::sigprocmask(SIG_SETMASK, &empty, nullptr);
     ::dup2(null_fd, 0);
     ::dup2(out_fd, 1);
     ::dup2(err_fd, 2);
@@ -132,7 +147,8 @@ bool Started::running() {
   pid_t r = ::waitpid(pid_, &status, WNOHANG);
   if (r == pid_) {
     status_ = status;
-    elapsed_ = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_);
+    elapsed_ = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - started_);
     return false;
   }
   if (r < 0 && errno != EINTR) throw std::runtime_error("waitpid failed");

@@ -28,7 +28,7 @@ struct RunOptions {
   std::vector<std::string> unset_env;  // names removed
   std::string cwd;
   std::chrono::milliseconds timeout{60'000};
-  std::string program;  // default: the built supervise binary
+  std::string program;          // default: the built supervise binary
   std::optional<mode_t> umask;  // the child's umask; default: the test's own
 };
 
@@ -60,11 +60,14 @@ class Started {
 };
 
 // Runs supervise (or options.program) with args; kills it by pid after the timeout.
+// The program starts with stdin from /dev/null, default signal dispositions and an
+// empty signal mask (whatever the test runner inherited).
 Run run(const std::vector<std::string>& args, const RunOptions& options = {});
 
 // Starts supervise (or options.program) with args and returns at once; stdout and
 // stderr go to files read by Started::wait. options.timeout is not used here.
-std::unique_ptr<Started> start(const std::vector<std::string>& args, const RunOptions& options = {});
+std::unique_ptr<Started> start(const std::vector<std::string>& args,
+                               const RunOptions& options = {});
 
 // Polls `done` until it is true or the deadline passes; returns its last value.
 bool eventually(const std::function<bool()>& done,
