@@ -6,6 +6,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <cstring>
 #include <set>
 
 #include "supervise/process/reaper.hpp"
@@ -36,8 +37,8 @@ class Run {
 
   RunResult run() {
     signals_.start();
-    process::SpawnRequest request{options_.argv, options_.environment, stdin_is_our_terminal(),
-                                  &inherited_};
+    foreground_ = stdin_is_our_terminal();
+    process::SpawnRequest request{options_.argv, options_.environment, foreground_, &inherited_};
     result_.started_at = std::chrono::system_clock::now();
     process::Spawned spawned = process::spawn(request);
     pid_ = spawned.pid;
@@ -112,6 +113,7 @@ class Run {
   void on_main_exit(process::ExitStatus status) {
     main_exited_ = true;
     timeout_timer_.cancel();
+    if (foreground_) take_back_terminal();
     if (status.signaled())
       spdlog::info("command killed by {}{}", spec::signal_name(*status.signal()),
                    status.core_dumped() ? " (core dumped)" : "");
@@ -122,6 +124,14 @@ class Run {
     if (!reaper_.has_children()) return;
     signal_leftovers(SIGTERM);
     arm_kill_timer();
+  }
+
+  // The terminal's foreground group was the command's; with it gone, our own writes to
+  // the terminal would be those of a background group (SIGTTOU under TOSTOP).
+  static void take_back_terminal() {
+    process::BlockAllSignals blocked;  // tcsetpgrp from a background group raises SIGTTOU
+    if (::tcsetpgrp(STDIN_FILENO, ::getpgrp()) != 0)
+      spdlog::debug("cannot take back the terminal: {}", std::strerror(errno));
   }
 
   void arm_kill_timer() {
@@ -171,6 +181,7 @@ class Run {
   boost::asio::steady_timer grace_timer_;
   pid_t pid_ = -1;
   bool main_exited_ = false;
+  bool foreground_ = false;  // the command's group was made the terminal's foreground
   bool kill_armed_ = false;
   bool done_ = false;
   std::set<pid_t> termed_;
