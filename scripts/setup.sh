@@ -8,7 +8,7 @@ packages=(
   libboost1.81-dev libspdlog-dev nlohmann-json3-dev libyaml-cpp-dev libre2-dev
   libgtest-dev googletest
   tini dumb-init          # compatibility tests run the real peers
-  util-linux procps       # unshare, script, ps
+  util-linux procps tmux  # unshare, script, ps; a terminal for the job-control tests
 )
 
 missing=()

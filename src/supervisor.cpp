@@ -45,7 +45,9 @@ class Run {
     result_.exec_failure = spawned.exec_failure;
     if (!spawned.exec_failure)
       spdlog::info("started {} (pid {})", describe(options_.argv), pid_);
-    reaper_.watch(pid_, [this](process::ExitStatus status) { on_main_exit(status); });
+    process::Reaper::MainStopHandler on_stop;
+    if (foreground_) on_stop = [this](int signo) { on_main_stopped(signo); };
+    reaper_.watch(pid_, [this](process::ExitStatus status) { on_main_exit(status); }, on_stop);
     if (options_.timeout && !spawned.exec_failure) {
       timeout_timer_.expires_after(*options_.timeout);
       timeout_timer_.async_wait([this](const boost::system::error_code& ec) {
@@ -75,6 +77,8 @@ class Run {
       finish_if_done();
       return;
     }
+    // Resumed by the shell's `fg`: the command's group gets the terminal back first.
+    if (signo == SIGCONT && foreground_ && !main_exited_) give_terminal_to(pid_);
     if (!main_exited_) forward(signo);
     if (signo == SIGTERM || signo == SIGINT || signo == SIGQUIT)
       request_stop(spec::signal_name(signo), /*send_term=*/false);
@@ -128,10 +132,22 @@ class Run {
 
   // The terminal's foreground group was the command's; with it gone, our own writes to
   // the terminal would be those of a background group (SIGTTOU under TOSTOP).
-  static void take_back_terminal() {
+  static void take_back_terminal() { give_terminal_to(::getpgrp()); }
+
+  static void give_terminal_to(pid_t group) {
     process::BlockAllSignals blocked;  // tcsetpgrp from a background group raises SIGTTOU
-    if (::tcsetpgrp(STDIN_FILENO, ::getpgrp()) != 0)
-      spdlog::debug("cannot take back the terminal: {}", std::strerror(errno));
+    if (::tcsetpgrp(STDIN_FILENO, group) != 0)
+      spdlog::debug("cannot hand the terminal to group {}: {}", group, std::strerror(errno));
+  }
+
+  // Job control in a terminal: Ctrl-Z stopped the command, so stop with it, as a shell's
+  // job would, and let the user's shell take over. Its `fg` continues us (SIGCONT),
+  // which we forward after handing the terminal back to the command.
+  void on_main_stopped(int signo) {
+    if (signo != SIGTSTP && signo != SIGTTIN && signo != SIGTTOU) return;  // not job control
+    spdlog::debug("command stopped by {}; stopping too", spec::signal_name(signo));
+    take_back_terminal();
+    ::raise(SIGSTOP);
   }
 
   void arm_kill_timer() {

@@ -8,17 +8,26 @@
 
 namespace supervise::process {
 
-void Reaper::watch(pid_t main_pid, MainExitHandler on_main_exit) {
+void Reaper::watch(pid_t main_pid, MainExitHandler on_main_exit, MainStopHandler on_main_stop) {
   main_pid_ = main_pid;
   on_main_exit_ = std::move(on_main_exit);
+  on_main_stop_ = std::move(on_main_stop);
   has_children_ = true;
 }
 
 void Reaper::reap() {
   std::optional<ExitStatus> main_now;
+  std::optional<int> main_stopped;
+  // WUNTRACED only when someone wants to know: a stopped child is then reported once
+  // per stop, and is not reaped.
+  int flags = WNOHANG | (on_main_stop_ ? WUNTRACED : 0);
   for (;;) {
     int status = 0;
-    pid_t pid = ::waitpid(-1, &status, WNOHANG);
+    pid_t pid = ::waitpid(-1, &status, flags);
+    if (pid > 0 && WIFSTOPPED(status)) {
+      if (pid == main_pid_) main_stopped = WSTOPSIG(status);
+      continue;
+    }
     if (pid > 0) {
       ++reaped_;
       if (pid == main_pid_) {
@@ -38,6 +47,7 @@ void Reaper::reap() {
     break;
   }
   // Called after the loop, so the handler may do anything, reap() included.
+  if (main_stopped && !main_now && on_main_stop_) on_main_stop_(*main_stopped);
   if (main_now && !main_exit_) {
     main_exit_ = main_now;
     if (on_main_exit_) on_main_exit_(*main_exit_);

@@ -17,9 +17,11 @@ namespace supervise::process {
 class Reaper {
  public:
   using MainExitHandler = std::function<void(ExitStatus)>;
+  using MainStopHandler = std::function<void(int signal)>;
 
-  // The process whose exit decides the task, and what to call when it ends.
-  void watch(pid_t main_pid, MainExitHandler on_main_exit);
+  // The process whose exit decides the task, and what to call when it ends. With
+  // on_main_stop, a stop of the main process (job control) is reported too.
+  void watch(pid_t main_pid, MainExitHandler on_main_exit, MainStopHandler on_main_stop = {});
 
   // Collects every child that has ended. Call on SIGCHLD (and once after watch(), in
   // case the child ended before its SIGCHLD was caught).
@@ -33,6 +35,7 @@ class Reaper {
  private:
   pid_t main_pid_ = -1;
   MainExitHandler on_main_exit_;
+  MainStopHandler on_main_stop_;
   std::optional<ExitStatus> main_exit_;
   bool has_children_ = true;
   std::size_t reaped_ = 0;

@@ -1,0 +1,66 @@
+// Job control in a real terminal (tmux): Ctrl-Z stops the command and the supervisor
+// with it, so the user's shell gets the prompt back; `fg` resumes both; Ctrl-C ends
+// the command with SIGINT and the supervisor exits 130.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <memory>
+
+#include "harness.hpp"
+
+namespace {
+
+using namespace test_support;
+
+// One tmux server of our own (its own socket), killed at the end of the test.
+class Tmux {
+ public:
+  Tmux() : socket_("supervise-test-" + std::to_string(::getpid())) {
+    shell("new-session -d -s t -x 200 -y 50 'bash --norc --noprofile'");
+  }
+  ~Tmux() { shell("kill-server"); }
+
+  void keys(const std::string& keys) { shell("send-keys -t t " + keys); }
+  std::string screen() { return shell("capture-pane -t t -p"); }
+  bool shows(const std::string& text) {
+    return eventually([&] { return screen().find(text) != std::string::npos; });
+  }
+
+ private:
+  std::string shell(const std::string& args) {
+    std::string command = "tmux -L " + socket_ + " " + args + " 2>&1";
+    std::unique_ptr<FILE, int (*)(FILE*)> pipe(::popen(command.c_str(), "r"), ::pclose);
+    std::string out;
+    std::array<char, 4096> buf{};
+    while (pipe && std::fgets(buf.data(), buf.size(), pipe.get())) out += buf.data();
+    return out;
+  }
+  std::string socket_;
+};
+
+TEST(JobControl, CtrlZStopsBothAndFgResumes) {
+  ASSERT_EQ(::access("/usr/bin/tmux", X_OK), 0) << "tmux is installed by scripts/setup.sh";
+  Tmux tmux;
+  tmux.keys("'PS1=READY\\> ' Enter");
+  ASSERT_TRUE(tmux.shows("READY>")) << tmux.screen();
+  tmux.keys("'" + supervise_bin() + " -- sleep 300' Enter");
+  ASSERT_TRUE(tmux.shows("started sleep 300")) << tmux.screen();
+
+  tmux.keys("C-z");
+  // The shell reports the job stopped and prints its prompt again.
+  ASSERT_TRUE(tmux.shows("Stopped")) << tmux.screen();
+  tmux.keys("'jobs -l > /dev/null; echo JOBS=$(jobs | wc -l)' Enter");
+  ASSERT_TRUE(tmux.shows("JOBS=1")) << tmux.screen();
+
+  tmux.keys("fg Enter");
+  ASSERT_TRUE(tmux.shows("supervise -- sleep 300\n")) << tmux.screen();
+  // Resumed and in the foreground again: Ctrl-C reaches sleep.
+  tmux.keys("C-c");
+  ASSERT_TRUE(tmux.shows("command killed by SIGINT")) << tmux.screen();
+  tmux.keys("'echo RC=$?' Enter");
+  EXPECT_TRUE(tmux.shows("RC=130")) << tmux.screen();
+}
+
+}  // namespace
