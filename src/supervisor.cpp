@@ -99,6 +99,15 @@ class Run {
                  spec::format_duration(options_.stop_timeout), spec::format_duration(options_.grace_period));
     if (send_term && !main_exited_) forward(SIGTERM);
     arm_kill_timer();
+    arm_grace_timer();
+  }
+
+  // The longest the supervisor waits after a stop request, or for leftovers after the
+  // main process ended: then it finishes, whatever still runs (an unkillable process
+  // in D state must not keep the status from being written).
+  void arm_grace_timer() {
+    if (grace_armed_) return;
+    grace_armed_ = true;
     grace_timer_.expires_after(options_.grace_period);
     grace_timer_.async_wait([this](const boost::system::error_code& ec) {
       if (ec) return;
@@ -128,6 +137,7 @@ class Run {
     if (!reaper_.has_children()) return;
     signal_leftovers(SIGTERM);
     arm_kill_timer();
+    arm_grace_timer();
   }
 
   // The terminal's foreground group was the command's; with it gone, our own writes to
@@ -164,6 +174,8 @@ class Run {
   // SIGTERM (once each) or SIGKILL to the main group and every other descendant.
   void signal_leftovers(int signo) {
     send_signal(-pid_, signo);
+    // As PID 1 every process of the namespace is ours, found even without /proc.
+    if (::getpid() == 1) send_signal(-1, signo);
     for (pid_t p : process::descendants(::getpid())) {
       if (signo == SIGTERM && !termed_.insert(p).second) continue;
       send_signal(p, signo);
@@ -199,6 +211,7 @@ class Run {
   bool main_exited_ = false;
   bool foreground_ = false;  // the command's group was made the terminal's foreground
   bool kill_armed_ = false;
+  bool grace_armed_ = false;
   bool done_ = false;
   std::set<pid_t> termed_;
   RunResult result_;
