@@ -37,15 +37,6 @@ class TempFile {
   std::string path_;
 };
 
-void write_all(int fd, std::string_view data, const std::string& path) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw FileError(errno, "cannot write " + path);
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-}
-
 void fsync_directory(const std::string& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return;  // the rename is done; a directory we cannot open cannot be synced
@@ -54,6 +45,15 @@ void fsync_directory(const std::string& dir) {
 }
 
 }  // namespace
+
+void write_all(int fd, std::string_view data, const std::string& path) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw FileError(errno, "cannot write " + path);
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
 
 FileError::FileError(int err, const std::string& what_and_path)
     : std::system_error(err, std::generic_category(), what_and_path), context_(what_and_path) {}
@@ -77,6 +77,11 @@ void create_parents(const std::string& path) {
 }
 
 void write_atomically(const std::string& path, std::string_view data, mode_t mode, bool make_parents) {
+  write_atomically_with(path, mode, make_parents, [&](int fd) { write_all(fd, data, path); });
+}
+
+void write_atomically_with(const std::string& path, mode_t mode, bool make_parents,
+                           const std::function<void(int fd)>& fill) {
   if (make_parents) create_parents(path);
   std::filesystem::path target(path);
   std::string dir = target.parent_path().empty() ? "." : target.parent_path().string();
@@ -84,7 +89,7 @@ void write_atomically(const std::string& path, std::string_view data, mode_t mod
   int fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
   if (fd < 0) throw FileError(errno, "cannot create a temporary file beside " + path);
   TempFile tmp(fd, tmpl);
-  write_all(tmp.fd(), data, path);
+  fill(tmp.fd());
   if (::fchmod(tmp.fd(), mode) != 0) throw FileError(errno, "cannot set the mode of " + path);
   if (::fsync(tmp.fd()) != 0) throw FileError(errno, "cannot sync " + path);
   if (tmp.close() != 0) throw FileError(errno, "cannot write " + path);

@@ -48,6 +48,8 @@ int finish(const status::Status& s, const std::optional<std::string>& status_fil
 
 int run_task(const cli::Options& options, const spec::Task& task,
              const process::InheritedSignals& inherited) {
+  // Stores are made before anything is written: one that cannot work is invalid input.
+  std::vector<checkpoint::Configured> checkpoints = checkpoint::configure(task.checkpoints);
   // Orphans of the task become our children even when we are not PID 1.
   if (::getpid() != 1 && ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0)
     spdlog::warn("cannot become a child subreaper: {}", std::strerror(errno));
@@ -60,13 +62,18 @@ int run_task(const cli::Options& options, const spec::Task& task,
   }
   RunOptions run_options{task.command,          process::merged_environment(task.environment),
                          options.stop_timeout,  options.grace_period,
-                         options.timeout,       options.signal_target};
+                         options.timeout,       options.signal_target,
+                         std::move(checkpoints), {options.manifest, {}}};
   RunResult result = run(run_options, inherited);
   status::Status s = outcome::after_run(task, result, options.exit_code_from);
   if (s.error) spdlog::error("{}", *s.error);
   spdlog::info("exit code {} -> {}{}", s.exit_code, spec::to_string(s.action),
                s.matched_rule ? " (" + *s.matched_rule + ")" : " (default)");
-  return finish(s, options.status_file, options.termination_log);
+  int code = finish(s, options.status_file, options.termination_log);
+  // A checkpoint round abandoned at the end of the grace period may still be running
+  // on its thread: leave now, without destructors racing it.
+  if (result.abandoned_work) std::_Exit(code);
+  return code;
 }
 
 }  // namespace

@@ -7,12 +7,6 @@ int supervisor_code(int command_code, spec::Action action, cli::ExitCodeFrom fro
   return from == cli::ExitCodeFrom::kAction ? cli::action_exit_code(action) : command_code;
 }
 
-std::vector<status::Checkpoint> checkpoints_of(const spec::Task& task) {
-  std::vector<status::Checkpoint> out;
-  for (const auto& c : task.checkpoints) out.push_back({c.path, c.url.text, 0, 0, std::nullopt});
-  return out;
-}
-
 }  // namespace
 
 status::Status after_run(const spec::Task& task, const RunResult& run, cli::ExitCodeFrom from) {
@@ -22,7 +16,7 @@ status::Status after_run(const spec::Task& task, const RunResult& run, cli::Exit
   s.started_at = run.started_at;
   s.finished_at = std::chrono::system_clock::now();
   if (run.stop) s.stop = status::Stop{run.stop->requested_by, run.stop->at};
-  s.checkpoints = checkpoints_of(task);
+  s.checkpoints = run.checkpoints;
   if (run.exec_failure) {
     s.exit_code = run.exec_failure->exit_code;
     s.error = run.exec_failure->exit_code == 127

@@ -31,6 +31,7 @@ class Run {
       : options_(options),
         inherited_(inherited),
         signals_(io_, inherited, [this](int signo) { on_signal(signo); }),
+        checkpoints_(io_, options_.checkpoints, options_.checkpoint_settings),
         kill_timer_(io_),
         timeout_timer_(io_),
         grace_timer_(io_) {}
@@ -43,8 +44,10 @@ class Run {
     process::Spawned spawned = process::spawn(request);
     pid_ = spawned.pid;
     result_.exec_failure = spawned.exec_failure;
-    if (!spawned.exec_failure)
+    if (!spawned.exec_failure) {
       spdlog::info("started {} (pid {})", describe(options_.argv), pid_);
+      checkpoints_.start();
+    }
     process::Reaper::MainStopHandler on_stop;
     if (foreground_) on_stop = [this](int signo) { on_main_stopped(signo); };
     reaper_.watch(pid_, [this](process::ExitStatus status) { on_main_exit(status); }, on_stop);
@@ -59,6 +62,8 @@ class Run {
     if (!done_) io_.run();
     result_.exit = reaper_.main_exit();
     result_.reaped = reaper_.reaped();
+    result_.checkpoints = checkpoints_.statuses();
+    result_.abandoned_work = checkpoints_.abandoned_work();
     return result_;
   }
 
@@ -103,17 +108,20 @@ class Run {
   }
 
   // The longest the supervisor waits after a stop request, or for leftovers after the
-  // main process ended: then it finishes, whatever still runs (an unkillable process
-  // in D state must not keep the status from being written).
+  // main process ended: then it finishes, whatever still runs (an unkillable process in
+  // D state or a hung store must not keep the status from being written). It gives up a
+  // little early (a tenth of the period, at most 1 s) so the status is on disk in time.
   void arm_grace_timer() {
     if (grace_armed_) return;
     grace_armed_ = true;
-    grace_timer_.expires_after(options_.grace_period);
+    spec::Duration margin = std::min<spec::Duration>(options_.grace_period / 10, std::chrono::seconds(1));
+    grace_timer_.expires_after(options_.grace_period - margin);
     grace_timer_.async_wait([this](const boost::system::error_code& ec) {
       if (ec) return;
-      spdlog::error("grace period of {} over; finishing with processes still running",
+      spdlog::error("grace period of {} over; finishing with what is done",
                     spec::format_duration(options_.grace_period));
       kill_everything();
+      checkpoints_.abandon();
       finish();
     });
   }
@@ -187,8 +195,12 @@ class Run {
     signal_leftovers(SIGKILL);
   }
 
+  // The command and its leftovers are gone: the final checkpoint, then the end.
   void finish_if_done() {
-    if (main_exited_ && !reaper_.has_children()) finish();
+    if (!main_exited_ || reaper_.has_children() || final_started_) return;
+    final_started_ = true;
+    if (checkpoints_.empty()) return finish();
+    checkpoints_.run_final([this] { finish(); });
   }
 
   void finish() {
@@ -204,6 +216,7 @@ class Run {
   boost::asio::io_context io_;
   process::SignalPipe signals_;
   process::Reaper reaper_;
+  checkpoint::Engine checkpoints_;
   boost::asio::steady_timer kill_timer_;
   boost::asio::steady_timer timeout_timer_;
   boost::asio::steady_timer grace_timer_;
@@ -213,6 +226,7 @@ class Run {
   bool kill_armed_ = false;
   bool grace_armed_ = false;
   bool done_ = false;
+  bool final_started_ = false;
   std::set<pid_t> termed_;
   RunResult result_;
 };

@@ -32,6 +32,7 @@ struct Options {
   SignalTarget signal_target = SignalTarget::kGroup;
   ExitCodeFrom exit_code_from = ExitCodeFrom::kCommand;
   spdlog::level::level_enum log_level = spdlog::level::info;
+  bool manifest = true;  // --no-manifest turns the checkpoint manifests off
 };
 
 using GetEnv = std::function<std::optional<std::string>(const std::string&)>;

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -30,5 +31,14 @@ void create_parents(const std::string& path);
 // A symbolic link at `path` is replaced, never written through. Throws FileError.
 void write_atomically(const std::string& path, std::string_view data, mode_t mode,
                       bool make_parents = false);
+
+// The same with the contents written by `fill` into the temporary file's descriptor
+// (fill throws FileError to give up; the temporary file is then removed).
+void write_atomically_with(const std::string& path, mode_t mode, bool make_parents,
+                           const std::function<void(int fd)>& fill);
+
+// Writes all of `data` to `fd`, retrying short writes and EINTR; throws FileError
+// naming `path`.
+void write_all(int fd, std::string_view data, const std::string& path);
 
 }  // namespace supervise::fs

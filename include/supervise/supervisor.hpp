@@ -1,6 +1,7 @@
 // The supervisor's event loop for one run of the command: spawn, forward signals,
 // handle stop requests (SIGTERM/SIGINT/SIGQUIT, --timeout) with SIGKILL after the stop
-// timeout, reap through the Reaper, tear down what the main process leaves behind.
+// timeout, reap through the Reaper, tear down what the main process leaves behind,
+// run the checkpoint engine and its final round, all inside --grace-period after a stop.
 // It returns what happened; deciding the action and writing the status is main's.
 #pragma once
 
@@ -9,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "supervise/checkpoint/engine.hpp"
 #include "supervise/process/child.hpp"
 #include "supervise/process/exit_status.hpp"
 #include "supervise/spec/duration.hpp"
@@ -24,6 +26,8 @@ struct RunOptions {
   spec::Duration grace_period = std::chrono::seconds(30);
   std::optional<spec::Duration> timeout;
   SignalTarget signal_target = SignalTarget::kGroup;
+  std::vector<checkpoint::Configured> checkpoints;
+  checkpoint::Settings checkpoint_settings;
 };
 
 struct StopRequest {
@@ -37,6 +41,8 @@ struct RunResult {
   std::optional<process::ExecFailure> exec_failure;  // the command never ran
   std::optional<StopRequest> stop;
   std::size_t reaped = 0;  // children collected, the main process included
+  std::vector<status::Checkpoint> checkpoints;
+  bool abandoned_work = false;  // a worker thread may still run: exit without cleanup
 };
 
 // Runs the command to its end. Never throws once the child is started; throws

@@ -63,7 +63,7 @@ Parsed split(const std::vector<std::string>& args, Diagnostics& diag) {
       }
       p.values.emplace_back(name, value);
     } else if (!has_value && (name == "--help" || name == "-h" || name == "--version" ||
-                              name == "--validate" || name == "--verbose" || name == "--quiet" ||
+                              name == "--validate" || name == "--verbose" || name == "--quiet" || name == "--no-manifest" ||
                               name == "-q" || (name.size() >= 2 && name[0] == '-' && name[1] == 'v' &&
                                                name.find_first_not_of('v', 1) == std::string::npos))) {
       p.flags.push_back(name);
@@ -144,6 +144,7 @@ Options parse(const std::vector<std::string>& args, const GetEnv& getenv, Diagno
     else if (flag == "--version") o.mode = Options::Mode::kVersion;
     else if (flag == "--validate" && o.mode == Options::Mode::kRun) o.mode = Options::Mode::kValidate;
     else if (flag == "--quiet" || flag == "-q") o.log_level = spdlog::level::warn;
+    else if (flag == "--no-manifest") o.manifest = false;
     else if (flag == "--verbose") ++verbosity;
     else verbosity += static_cast<int>(flag.size()) - 1;  // -v, -vv
   }
@@ -185,6 +186,7 @@ Options:
   --exit-action ACTION=CODES  add an exit action, e.g. RESCHEDULE=1-255 (repeatable)
   --checkpoint path=P,url=U,frequency=F[,regex=R]
                               add a checkpoint (repeatable; regex last, may hold commas)
+  --no-manifest               do not store a manifest after each checkpoint round
   --stop-timeout DUR          SIGTERM to SIGKILL delay when stopping processes (default 10s)
   --grace-period DUR          whole budget after a stop request (default 30s)
   --timeout DUR               longest run time; then stop as on SIGTERM (default none)

@@ -30,7 +30,8 @@ json checkpoint_json(const Checkpoint& c) {
                   {"files_skipped", c.final->files_skipped},
                   {"bytes_stored", c.final->bytes_stored},
                   {"seconds", c.final->seconds},
-                  {"error", optional_string(c.final->error)}};
+                  {"error", optional_string(c.final->error)},
+                  {"files_failed", c.final->files_failed}};
   }
   return {{"path", c.path},   {"url", c.url},
           {"rounds", c.rounds}, {"failed_rounds", c.failed_rounds},

@@ -23,6 +23,7 @@ struct CheckpointFinal {
   std::uint64_t bytes_stored = 0;
   double seconds = 0;
   std::optional<std::string> error;
+  std::size_t files_failed = 0;  // beyond SPEC.md: files that could not be stored
 };
 
 struct Checkpoint {

@@ -1,0 +1,200 @@
+#include "supervise/checkpoint/engine.hpp"
+
+#include <re2/re2.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
+#include <mutex>
+#include <thread>
+
+#include "supervise/diagnostics.hpp"
+
+namespace supervise::checkpoint {
+namespace {
+
+// What a worker thread shares with the engine. The thread holds its own reference, so
+// an abandoned round may outlive the engine without touching freed memory.
+struct Shared {
+  spec::Checkpoint entry;
+  std::unique_ptr<re2::RE2> regex;
+  std::shared_ptr<Store> store;
+  std::atomic<bool> cancel{false};
+  std::mutex mutex;
+  boost::asio::io_context* io = nullptr;  // null once nobody waits for results
+  Engine* engine = nullptr;
+};
+
+std::string megabytes(std::uint64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f MB", static_cast<double>(bytes) / 1e6);
+  return buf;
+}
+
+}  // namespace
+
+struct Engine::Entry {
+  std::shared_ptr<Shared> shared;
+  boost::asio::steady_timer timer;
+  StoredFiles stored;  // moved to the worker while a round runs
+  bool running = false;
+  bool final_wanted = false;
+  bool final_done = false;
+  std::size_t rounds = 0;
+  std::size_t failed_rounds = 0;
+  std::optional<status::CheckpointFinal> final;
+
+  Entry(boost::asio::io_context& io, std::shared_ptr<Shared> s) : shared(std::move(s)), timer(io) {}
+  const spec::Checkpoint& spec() const { return shared->entry; }
+};
+
+std::vector<Configured> configure(const std::vector<spec::Checkpoint>& entries) {
+  std::vector<Configured> out;
+  Diagnostics problems;
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    try {
+      out.push_back({entries[i], make_store(entries[i].url)});
+    } catch (const std::exception& e) {
+      problems.add("checkpoint", "[" + std::to_string(i) + "].url", e.what());
+    }
+  }
+  if (!problems.empty()) throw InputError(std::move(problems));
+  return out;
+}
+
+Engine::Engine(boost::asio::io_context& io, std::vector<Configured> entries, Settings settings)
+    : io_(io), settings_(settings) {
+  for (auto& c : entries) {
+    auto shared = std::make_shared<Shared>();
+    shared->entry = std::move(c.entry);
+    shared->store = std::move(c.store);
+    if (shared->entry.regex) shared->regex = std::make_unique<re2::RE2>(*shared->entry.regex);
+    shared->io = &io_;
+    shared->engine = this;
+    entries_.push_back(std::make_unique<Entry>(io_, std::move(shared)));
+  }
+}
+
+Engine::~Engine() {
+  for (auto& e : entries_) {
+    e->shared->cancel = true;
+    std::lock_guard lock(e->shared->mutex);
+    e->shared->io = nullptr;
+  }
+}
+
+void Engine::start() {
+  for (std::size_t i = 0; i < entries_.size(); ++i) schedule(i);
+}
+
+void Engine::schedule(std::size_t index) {
+  Entry& e = *entries_[index];
+  e.timer.expires_after(e.spec().frequency);
+  e.timer.async_wait([this, index](const boost::system::error_code& ec) {
+    if (!ec) begin_round(index, /*final=*/false);
+  });
+}
+
+void Engine::begin_round(std::size_t index, bool final) {
+  Entry& e = *entries_[index];
+  e.running = true;
+  RoundRequest request{&e.shared->entry, e.shared->regex.get(), e.rounds + 1, final, settings_.manifest,
+                       settings_.retry};
+  spdlog::info("Checkpointing data from {} to {}...", e.spec().path, e.spec().url.text);
+  auto stored = std::make_shared<StoredFiles>(std::move(e.stored));
+  std::thread([shared = e.shared, request, stored, index] {
+    RoundResult result;
+    try {
+      result = run_round(request, *shared->store, *stored, shared->cancel);
+    } catch (const std::exception& ex) {  // nothing may escape a worker thread
+      result.number = request.number;
+      result.final = request.final;
+      result.failed = 1;
+      result.errors.push_back(std::string("internal error: ") + ex.what());
+    }
+    std::lock_guard lock(shared->mutex);
+    if (shared->io == nullptr) return;  // abandoned: nobody waits for this result
+    boost::asio::post(*shared->io, [engine = shared->engine, index, result, stored] {
+      engine->on_round_done(index, result, std::move(*stored));
+    });
+  }).detach();
+}
+
+void Engine::on_round_done(std::size_t index, RoundResult r, StoredFiles stored) {
+  Entry& e = *entries_[index];
+  e.running = false;
+  e.stored = std::move(stored);
+  ++e.rounds;
+  if (!r.ok()) ++e.failed_rounds;
+  const auto& spec = e.spec();
+  if (!r.path_exists) {
+    spdlog::info("{} does not exist yet: nothing to store", spec.path);
+  } else {
+    double mbps = r.seconds > 0 ? static_cast<double>(r.bytes) / 1e6 / r.seconds : 0;
+    spdlog::info("Checkpoint round {} of {} to {}: {} stored, {} unchanged, {} skipped, {} in {:.2f} s ({:.1f} MB/s)",
+                 r.number, spec.path, spec.url.text, r.stored, r.unchanged, r.skipped, megabytes(r.bytes),
+                 r.seconds, mbps);
+  }
+  if (!r.ok()) spdlog::warn("Checkpoint round {} of {} to {}: {}", r.number, spec.path, spec.url.text, r.error_summary());
+  if (r.final) {
+    e.final_done = true;
+    e.final = status::CheckpointFinal{r.ok(), r.stored, r.unchanged, r.skipped, r.bytes, r.seconds,
+                                      r.ok() ? std::nullopt : std::optional<std::string>(r.error_summary())};
+    e.final->files_failed = r.failed;
+    spdlog::info("Checkpointing data from {} to {} finished", spec.path, spec.url.text);
+    check_final_done();
+  } else if (e.final_wanted) {
+    begin_round(index, /*final=*/true);
+  } else {
+    schedule(index);
+  }
+}
+
+void Engine::run_final(std::function<void()> done) {
+  final_done_ = std::move(done);
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    Entry& e = *entries_[i];
+    e.timer.cancel();
+    e.final_wanted = true;
+    if (!e.running) begin_round(i, /*final=*/true);
+  }
+  check_final_done();
+}
+
+void Engine::check_final_done() {
+  if (!final_done_) return;
+  for (const auto& e : entries_)
+    if (!e->final_done) return;
+  auto done = std::move(final_done_);
+  final_done_ = nullptr;
+  done();
+}
+
+void Engine::abandon() {
+  for (auto& e : entries_) {
+    e->timer.cancel();
+    if (e->final_done) continue;
+    if (e->running) {
+      abandoned_work_ = true;
+      e->shared->cancel = true;
+      std::lock_guard lock(e->shared->mutex);
+      e->shared->io = nullptr;
+    }
+    status::CheckpointFinal f;
+    f.ok = false;
+    f.error = e->final_wanted && e->running
+                  ? "the final round did not finish within the grace period"
+                  : "the final round did not run: the grace period ended";
+    e->final = f;
+    e->final_done = true;
+  }
+  final_done_ = nullptr;
+}
+
+std::vector<status::Checkpoint> Engine::statuses() const {
+  std::vector<status::Checkpoint> out;
+  for (const auto& e : entries_)
+    out.push_back({e->spec().path, spec::redact_url(e->spec().url.text), e->rounds, e->failed_rounds, e->final});
+  return out;
+}
+
+}  // namespace supervise::checkpoint

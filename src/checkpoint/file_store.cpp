@@ -1,0 +1,63 @@
+#include "supervise/checkpoint/file_store.hpp"
+
+#include <cerrno>
+#include <memory>
+
+#include "supervise/fs.hpp"
+
+namespace supervise::checkpoint {
+namespace {
+
+constexpr std::size_t kBufferSize = 1 << 20;
+
+// ENOSPC, EDQUOT, EROFS, EACCES and friends do not go away by trying again at once.
+bool retryable(int err) { return err == EINTR || err == EAGAIN || err == EIO || err == EBUSY || err == ETIMEDOUT; }
+
+}  // namespace
+
+PutResult FileStore::put_file(const std::string& key, const std::string& source) {
+  PutResult result;
+  SourceFile in(source);
+  if (!in.ok()) {
+    result.vanished = in.vanished();
+    result.error = in.error();
+    return result;
+  }
+  result.stamp = in.stamp();
+  std::string target = dir_ + "/" + key;
+  try {
+    fs::write_atomically_with(target, in.mode(), /*make_parents=*/true, [&](int fd) {
+      std::unique_ptr<char[]> buffer(new char[kBufferSize]);
+      for (;;) {
+        long n = in.read(buffer.get(), kBufferSize);
+        if (n < 0) throw fs::FileError(EIO, in.error());
+        if (n == 0) break;
+        fs::write_all(fd, std::string_view(buffer.get(), static_cast<std::size_t>(n)), target);
+        result.bytes += static_cast<std::uint64_t>(n);
+      }
+    });
+  } catch (const fs::FileError& e) {
+    result.error = e.what();
+    result.retryable = retryable(e.code().value());
+    return result;
+  }
+  result.ok = true;
+  result.crc32c = in.crc32c();
+  result.changed = in.changed();
+  return result;
+}
+
+PutResult FileStore::put_bytes(const std::string& key, std::string_view data) {
+  PutResult result;
+  try {
+    fs::write_atomically(dir_ + "/" + key, data, 0644, /*make_parents=*/true);
+    result.ok = true;
+    result.bytes = data.size();
+  } catch (const fs::FileError& e) {
+    result.error = e.what();
+    result.retryable = retryable(e.code().value());
+  }
+  return result;
+}
+
+}  // namespace supervise::checkpoint

@@ -1,0 +1,75 @@
+#include "supervise/checkpoint/store.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#include "supervise/checkpoint/crc32c.hpp"
+#include "supervise/checkpoint/file_store.hpp"
+
+namespace supervise::checkpoint {
+namespace {
+
+Stamp stamp_of(const struct stat& st) {
+  return {static_cast<std::uint64_t>(st.st_size),
+          static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec};
+}
+
+}  // namespace
+
+std::shared_ptr<Store> make_store(const spec::StoreUrl& url) {
+  if (url.scheme == spec::StoreUrl::Scheme::kFile) return std::make_shared<FileStore>(url.dir);
+  throw std::runtime_error(url.text + ": s3:// stores are not available in this build yet");
+}
+
+SourceFile::SourceFile(const std::string& path) : path_(path) {
+  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd_ < 0) {
+    vanished_ = errno == ENOENT;
+    error_ = "cannot open " + path + ": " + std::strerror(errno);
+    return;
+  }
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) {
+    error_ = "cannot stat " + path + ": " + std::strerror(errno);
+    ::close(fd_);
+    fd_ = -1;
+    return;
+  }
+  stamp_ = stamp_of(st);
+  remaining_ = stamp_.size;
+  mode_ = st.st_mode & 0777;
+  ::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
+}
+
+SourceFile::~SourceFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+long SourceFile::read(char* buffer, std::size_t size) {
+  if (size > remaining_) size = static_cast<std::size_t>(remaining_);
+  if (size == 0) return 0;
+  for (;;) {
+    ssize_t n = ::read(fd_, buffer, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      error_ = "cannot read " + path_ + ": " + std::strerror(errno);
+      return -1;
+    }
+    crc_ = checkpoint::crc32c(crc_, buffer, static_cast<std::size_t>(n));
+    remaining_ -= static_cast<std::uint64_t>(n);
+    return static_cast<long>(n);
+  }
+}
+
+bool SourceFile::changed() {
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) return true;
+  return !(stamp_of(st) == stamp_);
+}
+
+}  // namespace supervise::checkpoint
