@@ -12,7 +12,9 @@ set +e
 build/supervise --spec examples/train-with-checkpointing.yaml --status-file "$demo/status.json"
 code=$?
 set -e
-echo "== supervise exited with $code; files the task wrote:"
-find "$demo" -type f | sort
+echo "== supervise exited with $code; the checkpoint store:"
+find "$demo/store" -type f | sort
+echo "== its manifest, $demo/store/checkpoints.manifest.json (head):"
+head -n 12 "$demo/store/checkpoints.manifest.json"
 echo "== $demo/status.json:"
 cat "$demo/status.json"
