@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   g++ cmake make pkg-config
   libboost1.81-dev libspdlog-dev nlohmann-json3-dev libyaml-cpp-dev libre2-dev
+  libcurl4-openssl-dev    # headers; libcurl itself is loaded at run time for s3://
   libgtest-dev googletest
   tini dumb-init          # compatibility tests run the real peers
   util-linux procps tmux  # unshare, script, ps; a terminal for the job-control tests

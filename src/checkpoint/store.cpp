@@ -10,6 +10,7 @@
 
 #include "supervise/checkpoint/crc32c.hpp"
 #include "supervise/checkpoint/file_store.hpp"
+#include "supervise/s3/store.hpp"
 
 namespace supervise::checkpoint {
 namespace {
@@ -23,11 +24,13 @@ Stamp stamp_of(const struct stat& st) {
 
 std::shared_ptr<Store> make_store(const spec::StoreUrl& url) {
   if (url.scheme == spec::StoreUrl::Scheme::kFile) return std::make_shared<FileStore>(url.dir);
-  throw std::runtime_error(url.text + ": s3:// stores are not available in this build yet");
+  return s3::make_s3_store(url);
 }
 
 SourceFile::SourceFile(const std::string& path) : path_(path) {
-  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a file swapped for a fifo since the walk must not block the round in
+  // open() (it changes nothing for a regular file).
+  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd_ < 0) {
     vanished_ = errno == ENOENT;
     error_ = "cannot open " + path + ": " + std::strerror(errno);
@@ -36,6 +39,13 @@ SourceFile::SourceFile(const std::string& path) : path_(path) {
   struct stat st {};
   if (::fstat(fd_, &st) != 0) {
     error_ = "cannot stat " + path + ": " + std::strerror(errno);
+    ::close(fd_);
+    fd_ = -1;
+    return;
+  }
+  if (!S_ISREG(st.st_mode)) {  // no longer the regular file that was seen: nothing to store
+    vanished_ = true;
+    error_ = path + " is no longer a regular file";
     ::close(fd_);
     fd_ = -1;
     return;

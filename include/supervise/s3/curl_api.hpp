@@ -1,0 +1,28 @@
+// libcurl, loaded with dlopen the first time an s3:// store is made: a task without an
+// S3 checkpoint never pays for loading libcurl and OpenSSL at start-up. The functions
+// are called through this table; the types and constants come from curl's headers.
+#pragma once
+
+#include <curl/curl.h>
+
+#include <string>
+
+namespace supervise::s3 {
+
+struct CurlApi {
+  CURLcode (*global_init)(long flags);
+  CURL* (*easy_init)();
+  CURLcode (*easy_setopt)(CURL*, CURLoption, ...);
+  CURLcode (*easy_perform)(CURL*);
+  CURLcode (*easy_getinfo)(CURL*, CURLINFO, ...);
+  void (*easy_reset)(CURL*);
+  void (*easy_cleanup)(CURL*);
+  const char* (*easy_strerror)(CURLcode);
+  curl_slist* (*slist_append)(curl_slist*, const char*);
+  void (*slist_free_all)(curl_slist*);
+};
+
+// The loaded library (once per process; thread-safe), or nullptr with `error` set.
+const CurlApi* load_curl(std::string& error);
+
+}  // namespace supervise::s3

@@ -1,0 +1,234 @@
+#include "supervise/s3/client.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+#include <random>
+#include <thread>
+
+#include "supervise/s3/request.hpp"
+
+namespace supervise::s3 {
+namespace {
+
+constexpr std::size_t kMaxBody = 1 << 20;  // error documents and small objects
+
+std::string display(const std::string& bucket, const std::string& key) { return "s3://" + bucket + "/" + key; }
+
+}  // namespace
+
+BodySource memory_body(std::string_view data) {
+  auto offset = std::make_shared<std::size_t>(0);
+  return {[data, offset](char* buffer, std::size_t size) -> long {
+            std::size_t n = std::min(size, data.size() - *offset);
+            std::memcpy(buffer, data.data() + *offset, n);
+            *offset += n;
+            return static_cast<long>(n);
+          },
+          [offset] {
+            *offset = 0;
+            return true;
+          },
+          data.size()};
+}
+
+struct Client::Request {
+  std::string method;  // PUT, GET, POST, DELETE
+  std::string bucket;
+  std::string key;
+  std::string query;  // already encoded and sorted
+  BodySource body;    // PUT/POST body (size 0: none)
+  std::string content_type;
+  // Filled by perform_once.
+  std::string response;
+  std::string etag;
+};
+
+Client::Client(Config config, const CurlApi& curl, ClientOptions options)
+    : config_(std::move(config)), curl_(curl), options_(options) {}
+
+Client::~Client() {
+  for (CURL* h : pool_) curl_.easy_cleanup(h);
+}
+
+CURL* Client::acquire() {
+  {
+    std::lock_guard lock(pool_mutex_);
+    if (!pool_.empty()) {
+      CURL* h = pool_.back();
+      pool_.pop_back();
+      curl_.easy_reset(h);  // options cleared; the connection cache stays
+      return h;
+    }
+  }
+  return curl_.easy_init();
+}
+
+void Client::release(CURL* handle) {
+  std::lock_guard lock(pool_mutex_);
+  pool_.push_back(handle);
+}
+
+Outcome Client::perform(Request& request) {
+  thread_local std::mt19937_64 random{std::random_device{}()};
+  Outcome outcome;
+  for (int attempt = 0; attempt < options_.attempts; ++attempt) {
+    if (attempt > 0) {
+      auto ceiling = std::min<long long>(options_.backoff_cap.count(),
+                                         options_.backoff_base.count() << std::min(attempt, 20));
+      std::this_thread::sleep_for(
+          std::chrono::milliseconds(std::uniform_int_distribution<long long>(0, ceiling)(random)));
+      if (request.body.size > 0 && (!request.body.rewind || !request.body.rewind())) break;
+    }
+    CURL* handle = acquire();
+    if (handle == nullptr) {
+      outcome.error = "curl_easy_init failed";
+      break;
+    }
+    outcome = perform_once(request, handle);
+    release(handle);
+    if (outcome.ok || !outcome.retryable) break;
+    spdlog::debug("{} (attempt {} of {})", outcome.error, attempt + 1, options_.attempts);
+  }
+  return outcome;
+}
+
+Outcome Client::perform_once(Request& r, CURL* h) {
+  Outcome out;
+  r.response.clear();
+  r.etag.clear();
+  std::string url = object_url(config_, r.bucket, r.key) + (r.query.empty() ? "" : "?" + r.query);
+  std::string what = r.method + " " + display(r.bucket, r.key);
+  std::string sigv4 = "aws:amz:" + config_.region + ":s3";
+
+  // Headers curl 7.88 does not add by itself. It signs what is there: the payload hash
+  // header must always be present; the session token is ours to add.
+  curl_slist* headers = nullptr;
+  headers = curl_.slist_append(headers, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
+  if (!config_.credentials.session_token.empty())
+    headers = curl_.slist_append(headers, ("x-amz-security-token: " + config_.credentials.session_token).c_str());
+  if (!r.content_type.empty()) headers = curl_.slist_append(headers, ("Content-Type: " + r.content_type).c_str());
+  std::unique_ptr<curl_slist, void (*)(curl_slist*)> header_guard(headers, curl_.slist_free_all);
+
+  auto set = curl_.easy_setopt;
+  set(h, CURLOPT_URL, url.c_str());
+  set(h, CURLOPT_NOSIGNAL, 1L);
+  set(h, CURLOPT_AWS_SIGV4, sigv4.c_str());
+  set(h, CURLOPT_USERNAME, config_.credentials.access_key_id.c_str());
+  set(h, CURLOPT_PASSWORD, config_.credentials.secret_access_key.c_str());
+  set(h, CURLOPT_HTTPHEADER, headers);
+  set(h, CURLOPT_CONNECTTIMEOUT, options_.connect_timeout_s);
+  set(h, CURLOPT_LOW_SPEED_LIMIT, options_.low_speed_bytes);
+  set(h, CURLOPT_LOW_SPEED_TIME, options_.low_speed_time_s);
+  set(h, CURLOPT_TCP_KEEPALIVE, 1L);
+
+  using WriteFn = size_t (*)(char*, size_t, size_t, void*);
+  WriteFn on_body = [](char* data, size_t size, size_t n, void* user) -> size_t {
+    auto* req = static_cast<Request*>(user);
+    std::size_t bytes = size * n;
+    if (req->response.size() < kMaxBody) req->response.append(data, std::min(bytes, kMaxBody - req->response.size()));
+    return bytes;
+  };
+  WriteFn on_header = [](char* data, size_t size, size_t n, void* user) -> size_t {
+    auto* req = static_cast<Request*>(user);
+    std::string_view line(data, size * n);
+    if (line.size() > 5 && strncasecmp(line.data(), "etag:", 5) == 0) {
+      std::string_view v = line.substr(5);
+      while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+      while (!v.empty() && (v.back() == '\r' || v.back() == '\n' || v.back() == ' ')) v.remove_suffix(1);
+      req->etag = std::string(v);
+    }
+    return size * n;
+  };
+  set(h, CURLOPT_WRITEFUNCTION, on_body);
+  set(h, CURLOPT_WRITEDATA, &r);
+  set(h, CURLOPT_HEADERFUNCTION, on_header);
+  set(h, CURLOPT_HEADERDATA, &r);
+
+  using ReadFn = size_t (*)(char*, size_t, size_t, void*);
+  ReadFn on_read = [](char* buffer, size_t size, size_t n, void* user) -> size_t {
+    auto* req = static_cast<Request*>(user);
+    long got = req->body.read(buffer, size * n);
+    return got < 0 ? CURL_READFUNC_ABORT : static_cast<size_t>(got);
+  };
+  if (r.method == "PUT") {
+    // Bodies go up through the read callback (never as form data), with their length;
+    // curl's own Expect: 100-continue handling is left alone.
+    set(h, CURLOPT_UPLOAD, 1L);
+    set(h, CURLOPT_READFUNCTION, on_read);
+    set(h, CURLOPT_READDATA, &r);
+    set(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(r.body.size));
+  } else if (r.method == "POST") {
+    set(h, CURLOPT_POST, 1L);
+    set(h, CURLOPT_READFUNCTION, on_read);
+    set(h, CURLOPT_READDATA, &r);
+    set(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(r.body.size));
+  } else if (r.method == "DELETE") {
+    set(h, CURLOPT_CUSTOMREQUEST, "DELETE");
+  }
+
+  CURLcode code = curl_.easy_perform(h);
+  if (code != CURLE_OK) {
+    out.error = what + ": " + curl_.easy_strerror(code);
+    out.retryable = code != CURLE_ABORTED_BY_CALLBACK && code != CURLE_READ_ERROR;
+    return out;
+  }
+  curl_.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out.status);
+  out.etag = r.etag;
+  auto error = parse_error(r.response);
+  // CompleteMultipartUpload can answer 200 with an <Error> document.
+  if (out.status >= 200 && out.status < 300 && !error) {
+    out.ok = true;
+    out.body = std::move(r.response);
+    return out;
+  }
+  out.retryable = retryable(out.status, error ? error->code : "");
+  out.error = what + ": " + std::to_string(out.status);
+  if (error) out.error += " " + error->code + (error->message.empty() ? "" : ": " + error->message);
+  return out;
+}
+
+Outcome Client::put_object(const std::string& bucket, const std::string& key, BodySource body) {
+  Request r{"PUT", bucket, key, "", std::move(body), "", "", ""};
+  return perform(r);
+}
+
+Outcome Client::get_object(const std::string& bucket, const std::string& key) {
+  Request r{"GET", bucket, key, "", {}, "", "", ""};
+  return perform(r);
+}
+
+Outcome Client::create_multipart(const std::string& bucket, const std::string& key, std::string& upload_id) {
+  static const std::string empty;
+  Request r{"POST", bucket, key, encode_query({{"uploads", ""}}), memory_body(empty), "", "", ""};
+  Outcome out = perform(r);
+  if (out.ok) {
+    upload_id = xml_element(out.body, "UploadId").value_or("");
+    if (upload_id.empty()) {
+      out.ok = false;
+      out.error = "POST " + display(bucket, key) + "?uploads: no UploadId in the answer";
+    }
+  }
+  return out;
+}
+
+Outcome Client::upload_part(const std::string& bucket, const std::string& key, const std::string& upload_id,
+                            int part, BodySource body) {
+  Request r{"PUT", bucket, key, encode_query({{"partNumber", std::to_string(part)}, {"uploadId", upload_id}}),
+            std::move(body), "", "", ""};
+  return perform(r);
+}
+
+Outcome Client::complete_multipart(const std::string& bucket, const std::string& key, const std::string& upload_id,
+                                   const std::vector<std::string>& etags) {
+  std::string xml = complete_multipart_body(etags);
+  Request r{"POST", bucket, key, encode_query({{"uploadId", upload_id}}), memory_body(xml), "application/xml", "", ""};
+  return perform(r);
+}
+
+Outcome Client::abort_multipart(const std::string& bucket, const std::string& key, const std::string& upload_id) {
+  Request r{"DELETE", bucket, key, encode_query({{"uploadId", upload_id}}), {}, "", "", ""};
+  return perform(r);
+}
+
+}  // namespace supervise::s3

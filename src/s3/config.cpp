@@ -1,0 +1,96 @@
+#include "supervise/s3/config.hpp"
+
+#include <cctype>
+
+#include "supervise/diagnostics.hpp"
+#include "supervise/spec/store_url.hpp"
+
+namespace supervise::s3 {
+namespace {
+
+std::string trim(const std::string& s) {
+  std::size_t b = 0, e = s.size();
+  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
+  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
+  return s.substr(b, e - b);
+}
+
+std::optional<std::string> non_empty(const GetEnv& getenv, const std::string& name) {
+  auto v = getenv(name);
+  if (v && !v->empty()) return v;
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<Credentials> parse_credentials_file(const std::string& text, const std::string& profile) {
+  Credentials c;
+  bool in_profile = false, found = false;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string line = trim(text.substr(start, end - start));
+    start = end + 1;
+    if (line.empty() || line[0] == '#' || line[0] == ';') continue;
+    if (line.front() == '[' && line.back() == ']') {
+      std::string name = trim(line.substr(1, line.size() - 2));
+      // ~/.aws/config writes "[profile x]"; credentials files write "[x]". Accept both.
+      if (name.rfind("profile ", 0) == 0) name = trim(name.substr(8));
+      in_profile = name == profile;
+      found = found || in_profile;
+      continue;
+    }
+    if (!in_profile) continue;
+    std::size_t eq = line.find('=');
+    if (eq == std::string::npos) continue;
+    std::string key = trim(line.substr(0, eq));
+    std::string value = trim(line.substr(eq + 1));
+    for (auto& ch : key) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (key == "aws_access_key_id") c.access_key_id = value;
+    else if (key == "aws_secret_access_key") c.secret_access_key = value;
+    else if (key == "aws_session_token") c.session_token = value;
+  }
+  if (!found) return std::nullopt;
+  return c;
+}
+
+Result<Config> resolve_config(const GetEnv& getenv, const ReadFile& read_file) {
+  Config config;
+  auto key = non_empty(getenv, "AWS_ACCESS_KEY_ID");
+  auto secret = non_empty(getenv, "AWS_SECRET_ACCESS_KEY");
+  if (key && secret) {
+    config.credentials = {*key, *secret, non_empty(getenv, "AWS_SESSION_TOKEN").value_or(""), "environment"};
+  } else if (key || secret) {
+    return Error{std::string(key ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID") +
+                 " is not set (the other one is): set both, or neither to use the credentials file"};
+  } else {
+    std::string path;
+    if (auto p = non_empty(getenv, "AWS_SHARED_CREDENTIALS_FILE")) path = *p;
+    else if (auto home = non_empty(getenv, "HOME")) path = *home + "/.aws/credentials";
+    std::string profile = non_empty(getenv, "AWS_PROFILE").value_or("default");
+    std::optional<std::string> text = path.empty() ? std::nullopt : read_file(path);
+    if (!text)
+      return Error{"no S3 credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set and " +
+                   (path.empty() ? std::string("there is no HOME for ~/.aws/credentials")
+                                 : path + " cannot be read")};
+    auto creds = parse_credentials_file(*text, profile);
+    if (!creds) return Error{"no S3 credentials: " + path + " has no profile [" + profile + "]"};
+    if (creds->access_key_id.empty() || creds->secret_access_key.empty())
+      return Error{"no S3 credentials: profile [" + profile + "] of " + path +
+                   " lacks aws_access_key_id or aws_secret_access_key"};
+    creds->source = path + " [" + profile + "]";
+    config.credentials = *creds;
+  }
+  if (auto r = non_empty(getenv, "AWS_REGION")) config.region = *r;
+  else if (auto d = non_empty(getenv, "AWS_DEFAULT_REGION")) config.region = *d;
+  if (auto e = non_empty(getenv, "AWS_ENDPOINT_URL_S3")) config.endpoint = *e;
+  else if (auto g = non_empty(getenv, "AWS_ENDPOINT_URL")) config.endpoint = *g;
+  while (!config.endpoint.empty() && config.endpoint.back() == '/') config.endpoint.pop_back();
+  if (!config.endpoint.empty() && config.endpoint.rfind("http://", 0) != 0 && config.endpoint.rfind("https://", 0) != 0)
+    return Error{"the S3 endpoint " + quote(spec::redact_url(config.endpoint)) + " is not an http:// or https:// URL"};
+  config.path_style = !config.endpoint.empty();
+  return config;
+}
+
+}  // namespace supervise::s3
