@@ -116,6 +116,13 @@ std::unique_ptr<Started> start(const std::vector<std::string>& args, const RunOp
     sigset_t empty;
     ::sigemptyset(&empty);
     ::sigprocmask(SIG_SETMASK, &empty, nullptr);
+    struct sigaction ignore_action {};
+    ignore_action.sa_handler = SIG_IGN;
+    for (int sig : options.ignored_signals) ::sigaction(sig, &ignore_action, nullptr);
+    sigset_t blocked;
+    ::sigemptyset(&blocked);
+    for (int sig : options.blocked_signals) ::sigaddset(&blocked, sig);
+    ::sigprocmask(SIG_SETMASK, &blocked, nullptr);
     ::dup2(null_fd, 0);
     ::dup2(out_fd, 1);
     ::dup2(err_fd, 2);

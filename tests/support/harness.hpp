@@ -30,6 +30,10 @@ struct RunOptions {
   std::chrono::milliseconds timeout{60'000};
   std::string program;          // default: the built supervise binary
   std::optional<mode_t> umask;  // the child's umask; default: the test's own
+  // The program starts with these signals ignored (SIG_IGN) and these blocked, on top
+  // of the defaults below (as `nohup` or a runtime that blocks signals would start it).
+  std::vector<int> ignored_signals;
+  std::vector<int> blocked_signals;
 };
 
 class TempDir;
@@ -61,7 +65,8 @@ class Started {
 
 // Runs supervise (or options.program) with args; kills it by pid after the timeout.
 // The program starts with stdin from /dev/null, default signal dispositions and an
-// empty signal mask (whatever the test runner inherited).
+// empty signal mask (whatever the test runner inherited), but for
+// options.ignored_signals and options.blocked_signals.
 Run run(const std::vector<std::string>& args, const RunOptions& options = {});
 
 // Starts supervise (or options.program) with args and returns at once; stdout and

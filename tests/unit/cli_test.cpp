@@ -138,7 +138,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadArgs{{"--log-level", "loud", "--", "true"}, "--log-level: \"loud\" is not a log level"},
         BadArgs{{"--timeout", "1s", "--timeout", "2s", "--", "true"}, "--timeout: is given more than once"},
         BadArgs{{"--task", "a", "--", "true"}, "--task: needs --spec"}),
-    [](const auto& info) { return "Case" + std::to_string(info.index); });
+    [](const auto& param) { return "Case" + std::to_string(param.index); });
 
 TEST(Cli, EveryProblemIsReported) {
   try {
