@@ -77,8 +77,9 @@ class Run {
   void on_signal(int signo) {
     if (signo == SIGCHLD) {
       reaper_.reap();
-      // Orphans reparented to us since the main process ended get their SIGTERM too.
-      if (main_exited_ && reaper_.has_children()) signal_leftovers(SIGTERM);
+      // Orphans reparented to us since the main process ended get the signal of the
+      // phase we are in: one forked during the SIGKILL sweep must not get only SIGTERM.
+      if (main_exited_ && reaper_.has_children()) signal_leftovers(leftover_signal_);
       finish_if_done();
       return;
     }
@@ -191,6 +192,7 @@ class Run {
   }
 
   void kill_everything() {
+    leftover_signal_ = SIGKILL;
     if (!main_exited_) send_signal(pid_, SIGKILL);
     signal_leftovers(SIGKILL);
   }
@@ -224,6 +226,7 @@ class Run {
   bool main_exited_ = false;
   bool foreground_ = false;  // the command's group was made the terminal's foreground
   bool kill_armed_ = false;
+  int leftover_signal_ = SIGTERM;  // SIGKILL once the stop timeout has passed
   bool grace_armed_ = false;
   bool done_ = false;
   bool final_started_ = false;
