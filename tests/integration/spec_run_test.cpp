@@ -43,9 +43,23 @@ TEST(SpecRun, WorkflowGroupsPickTheTask) {
   EXPECT_EQ(r.out, "worker rank 1\n");
   EXPECT_EQ(read_json(dir / "s.json")["task"], "worker");
 
-  auto other = run({"--spec", testdata("workflow-groups.yaml"), "--task", "master"});
+  // master has an s3:// checkpoint: its store needs credentials at start-up (these
+  // are never used: the checkpoint path does not exist, so nothing is uploaded).
+  RunOptions with_credentials;
+  with_credentials.env = {"AWS_ACCESS_KEY_ID=AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY=example",
+                          "AWS_ENDPOINT_URL=http://127.0.0.1:9"};
+  auto other = run({"--spec", testdata("workflow-groups.yaml"), "--task", "master"}, with_credentials);
   EXPECT_EQ(other.exit_code, 0) << other.err;
   EXPECT_EQ(other.out, "master rank 0\n");
+
+  // Without credentials the task does not start: a clear error, exit 125.
+  RunOptions without;
+  without.unset_env = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SHARED_CREDENTIALS_FILE"};
+  without.env = {"HOME=" + dir.path().string()};
+  auto refused = run({"--spec", testdata("workflow-groups.yaml"), "--task", "master"}, without);
+  EXPECT_EQ(refused.exit_code, 125);
+  EXPECT_NE(refused.err.find("no S3 credentials"), std::string::npos) << refused.err;
+  EXPECT_EQ(refused.out, "");
 }
 
 TEST(SpecRun, WorkflowWithSeveralTasksNeedsTask) {
