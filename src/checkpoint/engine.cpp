@@ -5,6 +5,7 @@
 
 #include <boost/asio/post.hpp>
 #include <mutex>
+#include <system_error>
 #include <thread>
 
 #include "supervise/diagnostics.hpp"
@@ -90,7 +91,10 @@ void Engine::schedule(std::size_t index) {
   Entry& e = *entries_[index];
   e.timer.expires_after(e.spec().frequency);
   e.timer.async_wait([this, index](const boost::system::error_code& ec) {
-    if (!ec) begin_round(index, /*final=*/false);
+    // cancel() cannot take back a handler already queued: run_final() (or abandon())
+    // may have come between the expiry and this call, and started the final round.
+    const Entry& now = *entries_[index];
+    if (!ec && !now.final_wanted && !now.final_done && !now.running) begin_round(index, /*final=*/false);
   });
 }
 
@@ -101,22 +105,36 @@ void Engine::begin_round(std::size_t index, bool final) {
                        settings_.retry};
   spdlog::info("Checkpointing data from {} to {}...", e.spec().path, e.spec().url.text);
   auto stored = std::make_shared<StoredFiles>(std::move(e.stored));
-  std::thread([shared = e.shared, request, stored, index] {
+  auto failed = [request](const std::string& why) {
     RoundResult result;
-    try {
-      result = run_round(request, *shared->store, *stored, shared->cancel);
-    } catch (const std::exception& ex) {  // nothing may escape a worker thread
-      result.number = request.number;
-      result.final = request.final;
-      result.failed = 1;
-      result.errors.push_back(std::string("internal error: ") + ex.what());
-    }
-    std::lock_guard lock(shared->mutex);
-    if (shared->io == nullptr) return;  // abandoned: nobody waits for this result
-    boost::asio::post(*shared->io, [engine = shared->engine, index, result, stored] {
-      engine->on_round_done(index, result, std::move(*stored));
+    result.number = request.number;
+    result.final = request.final;
+    result.path_exists = true;  // unknown; the log must not say it is missing
+    result.failed = 1;
+    result.errors.push_back(why);
+    return result;
+  };
+  try {
+    std::thread([shared = e.shared, request, stored, index, failed] {
+      RoundResult result;
+      try {
+        result = run_round(request, *shared->store, *stored, shared->cancel);
+      } catch (const std::exception& ex) {  // nothing may escape a worker thread
+        result = failed(std::string("internal error: ") + ex.what());
+      }
+      std::lock_guard lock(shared->mutex);
+      if (shared->io == nullptr) return;  // abandoned: nobody waits for this result
+      boost::asio::post(*shared->io, [engine = shared->engine, index, result, stored] {
+        engine->on_round_done(index, result, std::move(*stored));
+      });
+    }).detach();
+  } catch (const std::system_error& ex) {
+    // No thread to be had (a pids limit reached by the task): a failed round, never an
+    // exception out of the event loop of PID 1.
+    boost::asio::post(io_, [this, index, result = failed(std::string("cannot start a round: ") + ex.what()), stored] {
+      on_round_done(index, result, std::move(*stored));
     });
-  }).detach();
+  }
 }
 
 void Engine::on_round_done(std::size_t index, RoundResult r, StoredFiles stored) {

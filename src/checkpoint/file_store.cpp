@@ -13,6 +13,13 @@ constexpr std::size_t kBufferSize = 1 << 20;
 // ENOSPC, EDQUOT, EROFS, EACCES and friends do not go away by trying again at once.
 bool retryable(int err) { return err == EINTR || err == EAGAIN || err == EIO || err == EBUSY || err == ETIMEDOUT; }
 
+// The error names the key even where the failure was on a parent directory
+// ("cannot create directory /x: Not a directory" alone does not say which file).
+std::string naming(const std::string& key, const std::string& target, const fs::FileError& e) {
+  std::string what = e.what();
+  return what.find(target) != std::string::npos ? what : key + ": " + what;
+}
+
 }  // namespace
 
 PutResult FileStore::put_file(const std::string& key, const std::string& source) {
@@ -37,7 +44,7 @@ PutResult FileStore::put_file(const std::string& key, const std::string& source)
       }
     });
   } catch (const fs::FileError& e) {
-    result.error = e.what();
+    result.error = naming(key, target, e);
     result.retryable = retryable(e.code().value());
     return result;
   }
@@ -49,12 +56,13 @@ PutResult FileStore::put_file(const std::string& key, const std::string& source)
 
 PutResult FileStore::put_bytes(const std::string& key, std::string_view data) {
   PutResult result;
+  std::string target = dir_ + "/" + key;
   try {
-    fs::write_atomically(dir_ + "/" + key, data, 0644, /*make_parents=*/true);
+    fs::write_atomically(target, data, 0644, /*make_parents=*/true);
     result.ok = true;
     result.bytes = data.size();
   } catch (const fs::FileError& e) {
-    result.error = e.what();
+    result.error = naming(key, target, e);
     result.retryable = retryable(e.code().value());
   }
   return result;

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <system_error>
 #include <thread>
 
 #include "supervise/checkpoint/crc32c.hpp"
@@ -37,24 +38,37 @@ std::chrono::milliseconds backoff(const RetryPolicy& policy, int attempt) {
 }
 
 std::string format_mtime(std::int64_t ns) {
-  auto seconds = status::format_time(status::TimePoint(std::chrono::milliseconds(ns / 1'000'000)));
-  // "....123Z" -> "....123456789Z": the whole nanoseconds.
+  // Whole seconds rounded down (an mtime before 1970 is negative), then the nanoseconds.
+  std::int64_t secs = ns / 1'000'000'000;
+  std::int64_t nanos = ns % 1'000'000'000;
+  if (nanos < 0) {
+    nanos += 1'000'000'000;
+    --secs;
+  }
+  auto seconds = status::format_time(status::TimePoint(std::chrono::seconds(secs)));
+  // "....000Z" -> "....123456789Z".
   char frac[16];
-  std::snprintf(frac, sizeof frac, "%09lld", static_cast<long long>(((ns % 1'000'000'000) + 1'000'000'000) % 1'000'000'000));
+  std::snprintf(frac, sizeof frac, "%09lld", static_cast<long long>(nanos));
   return seconds.substr(0, seconds.size() - 4) + frac + "Z";
 }
 
-// What one file's upload came to, after its retries.
-PutResult store_with_retries(Store& store, const SnapshotFile& file, const RetryPolicy& policy,
-                             const std::atomic<bool>& cancel) {
+// What one request came to, after its retries (`put` is one attempt).
+template <typename Put>
+PutResult with_retries(const std::string& key, const RetryPolicy& policy, const std::atomic<bool>& cancel,
+                       Put put) {
   PutResult result;
   for (int attempt = 0; attempt < policy.attempts; ++attempt) {
     if (attempt > 0 && !sleep_unless_cancelled(backoff(policy, attempt), cancel)) break;
-    result = store.put_file(file.key, file.source);
+    result = put();
     if (result.ok || result.vanished || !result.retryable) break;
-    spdlog::warn("storing {} failed (attempt {} of {}): {}", file.key, attempt + 1, policy.attempts, result.error);
+    spdlog::warn("storing {} failed (attempt {} of {}): {}", key, attempt + 1, policy.attempts, result.error);
   }
   return result;
+}
+
+PutResult store_with_retries(Store& store, const SnapshotFile& file, const RetryPolicy& policy,
+                             const std::atomic<bool>& cancel) {
+  return with_retries(file.key, policy, cancel, [&] { return store.put_file(file.key, file.source); });
 }
 
 }  // namespace
@@ -135,6 +149,9 @@ RoundResult run_round(const RoundRequest& request, Store& store, StoredFiles& st
         } else if (result.changed) {
           again.push_back(&file);
           r.bytes += result.bytes;
+          // What the store holds now is neither the version recorded before nor a whole
+          // new one: the manifest must not list it by the old stamp and checksum.
+          stored.erase(file.key);
         } else {
           ++r.stored;
           r.bytes += result.bytes;
@@ -144,7 +161,14 @@ RoundResult run_round(const RoundRequest& request, Store& store, StoredFiles& st
     };
     unsigned workers = std::min<unsigned>(store.parallelism(), static_cast<unsigned>(pending.size()));
     std::vector<std::thread> threads;
-    for (unsigned w = 1; w < workers; ++w) threads.emplace_back(work);
+    for (unsigned w = 1; w < workers; ++w) {
+      try {
+        threads.emplace_back(work);
+      } catch (const std::system_error& e) {  // no thread to be had (a pids limit): fewer workers
+        spdlog::debug("checkpoint worker not started: {}", e.what());
+        break;
+      }
+    }
     work();
     for (auto& t : threads) t.join();
     pending = std::move(again);
@@ -158,8 +182,9 @@ RoundResult run_round(const RoundRequest& request, Store& store, StoredFiles& st
 
   if (request.manifest && snapshot.exists && !r.cancelled) {
     bool complete = r.failed == 0 && r.changing == 0;
-    PutResult m = store.put_bytes(manifest_key(*request.entry),
-                                  render_manifest(request, snapshot, stored, complete));
+    std::string key = manifest_key(*request.entry);
+    std::string manifest = render_manifest(request, snapshot, stored, complete);
+    PutResult m = with_retries(key, request.retry, cancel, [&] { return store.put_bytes(key, manifest); });
     r.manifest_ok = m.ok;
     if (!m.ok && r.errors.size() < kErrorsKept) r.errors.push_back(m.error);
   }

@@ -42,11 +42,18 @@ class Walker {
   // Directories are walked with an explicit stack: depth costs no native stack.
   void walk(const std::string& root_dir, const std::string& root_key) {
     std::vector<std::pair<std::string, std::string>> stack = {{root_dir, root_key}};
+    bool root = true;
     while (!stack.empty()) {
       auto [dir, key_prefix] = std::move(stack.back());
       stack.pop_back();
-      DIR* d = ::opendir(dir.c_str());
+      // Only the declared path may be a link; a directory below it that was swapped for
+      // a link since it was seen must not lead the walk out of the path.
+      int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | (root ? 0 : O_NOFOLLOW);
+      root = false;
+      int fd = ::open(dir.c_str(), flags);
+      DIR* d = fd < 0 ? nullptr : ::fdopendir(fd);
       if (d == nullptr) {
+        if (fd >= 0) ::close(fd);
         skip(dir);
         continue;
       }
@@ -64,8 +71,8 @@ class Walker {
           add(std::move(key), std::move(path), st);
         } else if (S_ISLNK(st.st_mode)) {
           add_link(std::move(key), std::move(path));
-        } else {
-          skip(path);  // fifo, socket, device
+        } else if (matches(regex_, key)) {
+          skip(path);  // fifo, socket, device (counted only where the regex wanted it)
         }
       }
       ::closedir(d);

@@ -217,6 +217,19 @@ TEST(Checkpoint, SpecFileRegexAndOsmoLayout) {
   EXPECT_EQ(s["checkpoints"][3]["final"]["ok"], true);
 }
 
+// On the command line regex= comes last and keeps its commas.
+TEST(Checkpoint, CommandLineRegexWithCommas) {
+  TempDir dir;
+  for (const std::string name : {"a.txt", "b.txt", "c.txt", "x.bin"}) write_file(dir / ("data/" + name), name);
+  auto r = run({"--checkpoint", checkpoint_arg(dir / "data", dir / "store", "60s", R"(data/([a,b]\.txt|x\.(bin|pt))$)"),
+                "--", "/bin/true"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(dir / "store/data/a.txt"));
+  EXPECT_TRUE(fs::exists(dir / "store/data/b.txt"));
+  EXPECT_TRUE(fs::exists(dir / "store/data/x.bin"));
+  EXPECT_FALSE(fs::exists(dir / "store/data/c.txt"));
+}
+
 TEST(Checkpoint, NoManifestStoresOnlyTheFiles) {
   TempDir dir;
   write_file(dir / "data/a", "a");
@@ -387,6 +400,34 @@ TEST(Checkpoint, TwoEntriesAreIndependent) {
   EXPECT_EQ(read_json(dir / "store/good.manifest.json")["complete"], true);
 }
 
+// No thread to be had for a round (a pids limit that the task has used up, here
+// RLIMIT_NPROC of an unused uid): a failed round, never the end of the supervisor.
+TEST(Checkpoint, RoundWithoutAThreadIsAFailedRoundNotACrash) {
+  if (::geteuid() != 0 || !fs::exists("/usr/bin/setpriv") || !fs::exists("/usr/bin/prlimit"))
+    GTEST_SKIP() << "needs root, setpriv and prlimit";
+  TempDir dir;
+  fs::permissions(dir.path(), fs::perms::all);
+  write_file(dir / "data/a", "a");
+  fs::permissions(dir / "data", fs::perms::all);
+  RunOptions options;
+  options.program = "/usr/bin/setpriv";
+  // The supervisor and its command are the two processes allowed: a round's thread
+  // would be a third, until the command has ended.
+  auto r = run({"--reuid", "54321", "--regid", "54321", "--clear-groups", "/usr/bin/prlimit", "--nproc=2:2",
+                supervise_bin(), "--status-file", dir / "s.json", "--checkpoint",
+                checkpoint_arg(dir / "data", dir / "store", "1s"), "--", "/bin/sleep", "1.5"},
+               options);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  auto s = read_json(dir / "s.json");
+  EXPECT_EQ(s["action"], "COMPLETE") << s.dump();
+  EXPECT_EQ(s["error"], nullptr);
+  const auto& c = s["checkpoints"][0];
+  EXPECT_GE(c["failed_rounds"], 1) << r.err;
+  EXPECT_EQ(c["final"]["ok"], true) << r.err;
+  EXPECT_EQ(read_file(dir / "store/data/a"), "a");
+  EXPECT_TRUE(contains(r.err, "cannot start a round")) << r.err;
+}
+
 // ---- links --------------------------------------------------------------------------------
 
 TEST(Checkpoint, LinksInsideStoredAsContentLinksOutSkipped) {
@@ -439,6 +480,34 @@ TEST(Checkpoint, GracePeriodBoundsTheFinalRound) {
   EXPECT_TRUE(contains(c["final"]["error"], "grace period")) << s.dump();
   // Nothing claims the huge file as stored.
   EXPECT_FALSE(fs::exists(dir / "store/data/huge"));
+}
+
+// The command ended on its own and the final round is under way when SIGTERM comes:
+// from then on the grace period bounds it too.
+TEST(Checkpoint, SigtermDuringTheFinalRoundStartsTheGracePeriod) {
+  TempDir dir;
+  make_sparse(dir / "data/huge", 2LL << 30);
+  auto started = start({"--status-file", dir / "s.json", "--grace-period", "1s", "--checkpoint",
+                        checkpoint_arg(dir / "data", dir / "store", "1h"), "--", "/bin/true"});
+  // The file store writes beside the target first: the copy has begun.
+  auto copying = [&] {
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir / "store/data", ec))
+      if (contains(e.path().filename().string(), ".huge.tmp-")) return true;
+    return false;
+  };
+  ASSERT_TRUE(eventually(copying, 10s));
+  auto stopped_at = std::chrono::steady_clock::now();
+  started->signal(SIGTERM);
+  auto r = started->wait(10s);
+  auto took = std::chrono::steady_clock::now() - stopped_at;
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_EQ(r.exit_code, 0) << r.err;  // the command's own
+  EXPECT_LE(took, 1500ms) << r.err;
+  auto s = read_json(dir / "s.json");
+  EXPECT_EQ(s["action"], "COMPLETE");
+  EXPECT_EQ(s["checkpoints"][0]["final"]["ok"], false) << s.dump();
+  EXPECT_TRUE(contains(s["checkpoints"][0]["final"]["error"].get<std::string>(), "grace period")) << s.dump();
 }
 
 }  // namespace

@@ -356,12 +356,12 @@ TEST(PlanRound, NothingStoredMeansEverything) {
 // ---------------------------------------------------------------------------------------
 // Manifest (pure)
 
-TEST(Manifest, KeyIsBesideTheData) {
+TEST(CheckpointManifest, KeyIsBesideTheData) {
   EXPECT_EQ(manifest_key(entry_for("/tmp/checkpoints", "/s")), "checkpoints.manifest.json");
   EXPECT_EQ(manifest_key(entry_for("/data/model.pt", "/s")), "model.pt.manifest.json");
 }
 
-TEST(Manifest, ListsStoredFilesAndMissingOnes) {
+TEST(CheckpointManifest, ListsStoredFilesAndMissingOnes) {
   spec::Checkpoint entry = entry_for("/tmp/ck", "/store");
   RoundRequest request{&entry, nullptr, 7, true, true, {}};
   // 2026-11-22T10:00:00.000000005Z and 1969-12-31T23:59:59.999999999Z
@@ -389,7 +389,7 @@ TEST(Manifest, ListsStoredFilesAndMissingOnes) {
   EXPECT_EQ(m["missing"], (json{"ck/new", "ck/stale"}));
 }
 
-TEST(Manifest, CompleteOnlyWhenAskedAndNothingMissing) {
+TEST(CheckpointManifest, CompleteOnlyWhenAskedAndNothingMissing) {
   spec::Checkpoint entry = entry_for("/tmp/ck", "/store");
   RoundRequest request{&entry, nullptr, 1, false, true, {}};
   Snapshot s = snapshot_of({{"ck/a", {3, 1'500'000'000}}});
@@ -969,7 +969,7 @@ void run_until(boost::asio::io_context& io, const std::function<bool()>& done) {
 // The periodic timer fires in the same turn of the loop in which the final round is
 // asked for: its handler is already queued and cancel() cannot take it back. The final
 // round must run alone, not beside a periodic round started by that handler.
-TEST(Engine, FinalRoundIsNotJoinedByAPeriodicRoundAlreadyDue) {
+TEST(CheckpointEngine, FinalRoundIsNotJoinedByAPeriodicRoundAlreadyDue) {
   Dir dir;
   write(dir / "data/a", "a");
   auto store = std::make_shared<SlowStore>(200ms);
@@ -998,7 +998,7 @@ TEST(Engine, FinalRoundIsNotJoinedByAPeriodicRoundAlreadyDue) {
   store->released = true;
 }
 
-TEST(Engine, PeriodicRoundsThenFinalStoresOnlyChanges) {
+TEST(CheckpointEngine, PeriodicRoundsThenFinalStoresOnlyChanges) {
   Dir dir;
   write(dir / "data/a", "a");
   auto store = std::make_shared<RecordingStore>(std::make_shared<FileStore>(dir / "store"));
@@ -1024,7 +1024,7 @@ TEST(Engine, PeriodicRoundsThenFinalStoresOnlyChanges) {
   EXPECT_EQ(json::parse(read(dir / "store/data.manifest.json"))["final"], true);
 }
 
-TEST(Engine, AbandonReportsTheGracePeriod) {
+TEST(CheckpointEngine, AbandonReportsTheGracePeriod) {
   Dir dir;
   write(dir / "data/a", "a");
   auto store = std::make_shared<SlowStore>(60s);  // a store that hangs until released
