@@ -148,9 +148,10 @@ void Engine::on_round_done(std::size_t index, RoundResult r, StoredFiles stored)
     spdlog::info("{} does not exist yet: nothing to store", spec.path);
   } else {
     double mbps = r.seconds > 0 ? static_cast<double>(r.bytes) / 1e6 / r.seconds : 0;
-    spdlog::info("Checkpoint round {} of {} to {}: {} stored, {} unchanged, {} skipped, {} in {:.2f} s ({:.1f} MB/s)",
-                 r.number, spec.path, spec.url.text, r.stored, r.unchanged, r.skipped, megabytes(r.bytes),
-                 r.seconds, mbps);
+    spdlog::info("Checkpoint round {} of {} to {}: {} stored, {} unchanged, {} skipped{}, {} in {:.2f} s ({:.1f} MB/s)",
+                 r.number, spec.path, spec.url.text, r.stored, r.unchanged, r.skipped,
+                 r.changing > 0 ? ", " + std::to_string(r.changing) + " changing (stored again next round)" : "",
+                 megabytes(r.bytes), r.seconds, mbps);
   }
   if (!r.ok()) spdlog::warn("Checkpoint round {} of {} to {}: {}", r.number, spec.path, spec.url.text, r.error_summary());
   if (r.final) {

@@ -43,7 +43,9 @@ struct RoundResult {
   bool manifest_ok = true;
   bool cancelled = false;
   std::vector<std::string> errors;  // the first few, each naming its file
-  bool ok() const { return failed == 0 && changing == 0 && manifest_ok && !cancelled; }
+  // A file still changing is normal in a periodic round (the next one stores it); only
+  // the final round, which has no next, fails for it.
+  bool ok() const { return failed == 0 && (changing == 0 || !final) && manifest_ok && !cancelled; }
   std::string error_summary() const;  // "2 files failed: ...", or empty
 };
 
