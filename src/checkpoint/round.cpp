@@ -114,7 +114,8 @@ std::string render_manifest(const RoundRequest& request, const Snapshot& snapsho
               {"created_at", status::format_time(std::chrono::system_clock::now())},
               {"files", files},
               {"missing", missing}};
-  return doc.dump(1, ' ', false, json::error_handler_t::replace) + "\n";
+  // Compact: for 100,000 files the indented form is half as big again, every round.
+  return doc.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
 RoundResult run_round(const RoundRequest& request, Store& store, StoredFiles& stored,

@@ -111,7 +111,7 @@ TEST(Checkpoint, FirstRoundAfterFrequencyNextAfterThePreviousEnded) {
   // The task keeps touching the file until the second round's manifest is there (or
   // for 20 s at most), so that however long rounds take, two periodic rounds run.
   auto r = run({"--checkpoint", checkpoint_arg(data, store, "1s"), "--", "/bin/sh", "-c",
-                "i=0; while [ $i -lt 100 ]; do touch " + data + "/big; sleep 0.2; i=$((i+1)); grep -qs '\"round\": 2,' " +
+                "i=0; while [ $i -lt 100 ]; do touch " + data + "/big; sleep 0.2; i=$((i+1)); grep -Eqs '\"round\": ?2,' " +
                     store + "/data.manifest.json && break; done"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto log = log_lines(r.err);
