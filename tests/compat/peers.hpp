@@ -4,6 +4,7 @@
 // report says so (SUPERVISE_COMPAT_REPORT=file appends one markdown row per result).
 #pragma once
 
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,9 @@ struct Peer {
 };
 
 std::vector<Peer> peers();  // supervise first
+
+// How gtest prints a Peer parameter: by its name.
+inline void PrintTo(const Peer& peer, std::ostream* os) { *os << peer.name; }
 std::string peer_name(const testing::TestParamInfo<Peer>& info);
 
 // Records one observed behaviour: scenario, peer, what happened, whether that is what
