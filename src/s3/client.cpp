@@ -42,6 +42,7 @@ struct Client::Request {
   // Filled by perform_once.
   std::string response;
   std::string etag;
+  bool truncated = false;
 };
 
 Client::Client(Config config, const CurlApi& curl, ClientOptions options)
@@ -96,6 +97,7 @@ Outcome Client::perform(Request& request) {
 Outcome Client::perform_once(Request& r, CURL* h) {
   Outcome out;
   r.response.clear();
+  r.truncated = false;
   r.etag.clear();
   std::string url = object_url(config_, r.bucket, r.key) + (r.query.empty() ? "" : "?" + r.query);
   std::string what = r.method + " " + display(r.bucket, r.key);
@@ -113,6 +115,9 @@ Outcome Client::perform_once(Request& r, CURL* h) {
   auto set = curl_.easy_setopt;
   set(h, CURLOPT_URL, url.c_str());
   set(h, CURLOPT_NOSIGNAL, 1L);
+  // S3 keys are literal: "a/./b" and "a/../b" are keys of their own, not paths to squash.
+  set(h, CURLOPT_PATH_AS_IS, 1L);
+  if (!config_.ca_bundle.empty()) set(h, CURLOPT_CAINFO, config_.ca_bundle.c_str());
   set(h, CURLOPT_AWS_SIGV4, sigv4.c_str());
   set(h, CURLOPT_USERNAME, config_.credentials.access_key_id.c_str());
   set(h, CURLOPT_PASSWORD, config_.credentials.secret_access_key.c_str());
@@ -126,7 +131,11 @@ Outcome Client::perform_once(Request& r, CURL* h) {
   WriteFn on_body = [](char* data, size_t size, size_t n, void* user) -> size_t {
     auto* req = static_cast<Request*>(user);
     std::size_t bytes = size * n;
-    if (req->response.size() < kMaxBody) req->response.append(data, std::min(bytes, kMaxBody - req->response.size()));
+    if (req->response.size() + bytes > kMaxBody) {
+      req->truncated = true;  // not silently: the request fails
+      return 0;
+    }
+    req->response.append(data, bytes);
     return bytes;
   };
   WriteFn on_header = [](char* data, size_t size, size_t n, void* user) -> size_t {
@@ -168,6 +177,10 @@ Outcome Client::perform_once(Request& r, CURL* h) {
   }
 
   CURLcode code = curl_.easy_perform(h);
+  if (r.truncated) {
+    out.error = what + ": the answer is larger than " + std::to_string(kMaxBody >> 20) + " MiB";
+    return out;
+  }
   if (code != CURLE_OK) {
     out.error = what + ": " + curl_.easy_strerror(code);
     out.retryable = code != CURLE_ABORTED_BY_CALLBACK && code != CURLE_READ_ERROR;
@@ -175,9 +188,11 @@ Outcome Client::perform_once(Request& r, CURL* h) {
   }
   curl_.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out.status);
   out.etag = r.etag;
-  auto error = parse_error(r.response);
-  // CompleteMultipartUpload can answer 200 with an <Error> document.
-  if (out.status >= 200 && out.status < 300 && !error) {
+  const bool success = out.status >= 200 && out.status < 300;
+  // CompleteMultipartUpload can answer 200 with an <Error> document. The body of a
+  // successful GET is the object's bytes, whatever they hold: never an error.
+  auto error = success && r.method == "GET" ? std::nullopt : parse_error(r.response);
+  if (success && !error && !r.truncated) {
     out.ok = true;
     out.body = std::move(r.response);
     return out;
@@ -200,7 +215,9 @@ Outcome Client::get_object(const std::string& bucket, const std::string& key) {
 
 Outcome Client::create_multipart(const std::string& bucket, const std::string& key, std::string& upload_id) {
   static const std::string empty;
-  Request r{"POST", bucket, key, encode_query({{"uploads", ""}}), memory_body(empty), "", "", ""};
+  // The Content-Type of CreateMultipartUpload becomes the object's: without one, curl's
+  // POST default (application/x-www-form-urlencoded) would. Use S3's own default.
+  Request r{"POST", bucket, key, encode_query({{"uploads", ""}}), memory_body(empty), "binary/octet-stream", "", ""};
   Outcome out = perform(r);
   if (out.ok) {
     upload_id = xml_element(out.body, "UploadId").value_or("");

@@ -66,8 +66,12 @@ Result<Config> resolve_config(const GetEnv& getenv, const ReadFile& read_file) {
                  " is not set (the other one is): set both, or neither to use the credentials file"};
   } else {
     std::string path;
-    if (auto p = non_empty(getenv, "AWS_SHARED_CREDENTIALS_FILE")) path = *p;
-    else if (auto home = non_empty(getenv, "HOME")) path = *home + "/.aws/credentials";
+    if (auto p = non_empty(getenv, "AWS_SHARED_CREDENTIALS_FILE")) {
+      path = *p;
+      // As the AWS tools do (expanduser): "~/x" is in HOME.
+      auto home = non_empty(getenv, "HOME");
+      if (home && (path == "~" || path.rfind("~/", 0) == 0)) path = *home + path.substr(1);
+    } else if (auto home = non_empty(getenv, "HOME")) path = *home + "/.aws/credentials";
     std::string profile = non_empty(getenv, "AWS_PROFILE").value_or("default");
     std::optional<std::string> text = path.empty() ? std::nullopt : read_file(path);
     if (!text)
@@ -87,9 +91,16 @@ Result<Config> resolve_config(const GetEnv& getenv, const ReadFile& read_file) {
   if (auto e = non_empty(getenv, "AWS_ENDPOINT_URL_S3")) config.endpoint = *e;
   else if (auto g = non_empty(getenv, "AWS_ENDPOINT_URL")) config.endpoint = *g;
   while (!config.endpoint.empty() && config.endpoint.back() == '/') config.endpoint.pop_back();
-  if (!config.endpoint.empty() && config.endpoint.rfind("http://", 0) != 0 && config.endpoint.rfind("https://", 0) != 0)
-    return Error{"the S3 endpoint " + quote(spec::redact_url(config.endpoint)) + " is not an http:// or https:// URL"};
+  if (!config.endpoint.empty() && config.endpoint.rfind("http://", 0) != 0 && config.endpoint.rfind("https://", 0) != 0) {
+    // redact_url needs a scheme to find a "user:password@"; without one, hide all
+    // before the last '@' all the same.
+    std::string shown = spec::redact_url(config.endpoint);
+    if (shown.find("://") == std::string::npos && shown.rfind('@') != std::string::npos)
+      shown = "***@" + shown.substr(shown.rfind('@') + 1);
+    return Error{"the S3 endpoint " + quote(shown) + " is not an http:// or https:// URL"};
+  }
   config.path_style = !config.endpoint.empty();
+  if (auto ca = non_empty(getenv, "AWS_CA_BUNDLE")) config.ca_bundle = *ca;
   return config;
 }
 

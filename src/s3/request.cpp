@@ -1,7 +1,9 @@
 #include "supervise/s3/request.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
+#include <optional>
 
 namespace supervise::s3 {
 namespace {
@@ -26,11 +28,54 @@ std::string encode(std::string_view text, bool keep_slash) {
   return out;
 }
 
+void append_utf8(std::string& out, std::uint32_t cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+
+// "&#38;" / "&#x26;" at the start of `s`: the code point and the reference's length.
+std::optional<std::pair<std::uint32_t, std::size_t>> char_reference(std::string_view s) {
+  if (s.size() < 4 || s[0] != '&' || s[1] != '#') return std::nullopt;
+  bool hex = s[2] == 'x' || s[2] == 'X';
+  std::size_t i = hex ? 3 : 2, digits = 0;
+  std::uint32_t cp = 0;
+  for (; i < s.size() && s[i] != ';'; ++i, ++digits) {
+    char c = s[i];
+    int d = c >= '0' && c <= '9' ? c - '0'
+            : hex && c >= 'a' && c <= 'f' ? c - 'a' + 10
+            : hex && c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                          : -1;
+    if (d < 0 || digits >= 8) return std::nullopt;
+    cp = cp * (hex ? 16 : 10) + static_cast<std::uint32_t>(d);
+  }
+  if (i >= s.size() || digits == 0 || cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return std::nullopt;
+  return std::make_pair(cp, i + 1);
+}
+
 std::string unescape_xml(std::string_view s) {
   std::string out;
   for (std::size_t i = 0; i < s.size(); ++i) {
     if (s[i] != '&') {
       out += s[i];
+      continue;
+    }
+    // Numeric character references: S3 writes control characters in keys that way.
+    if (auto ref = char_reference(s.substr(i))) {
+      append_utf8(out, ref->first);
+      i += ref->second - 1;
       continue;
     }
     static const std::pair<std::string_view, char> kEntities[] = {
@@ -54,11 +99,16 @@ std::string unescape_xml(std::string_view s) {
 std::string encode_key(std::string_view key) { return encode(key, /*keep_slash=*/true); }
 
 std::string encode_query(std::vector<std::pair<std::string, std::string>> params) {
+  // SigV4 sorts the encoded names (and values): encode first, then sort.
+  for (auto& [name, value] : params) {
+    name = encode(name, false);
+    value = encode(value, false);
+  }
   std::sort(params.begin(), params.end());
   std::string out;
   for (const auto& [name, value] : params) {
     if (!out.empty()) out += '&';
-    out += encode(name, false) + "=" + encode(value, false);
+    out += name + "=" + value;
   }
   return out;
 }

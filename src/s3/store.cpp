@@ -28,7 +28,9 @@ std::optional<std::string> read_text(const std::string& path) {
 checkpoint::PutResult from(const Outcome& o) {
   checkpoint::PutResult r;
   r.ok = o.ok;
-  r.retryable = o.retryable;
+  // The client has already retried transient failures with backoff: the round must not
+  // multiply its attempts. What is still missing goes to the next round.
+  r.retryable = false;
   r.error = o.error;
   return r;
 }
@@ -49,18 +51,47 @@ checkpoint::PutResult S3Store::put_file(const std::string& key, const std::strin
   if (in->stamp().size > client_->options().multipart_threshold) return put_multipart(key, *in);
 
   // One PutObject streamed from the file; a retry reads the file again from the start.
-  BodySource body{[&in](char* buffer, std::size_t size) { return in->read(buffer, size); },
-                  [&in, &source] {
-                    in = std::make_unique<checkpoint::SourceFile>(source);
-                    return in->ok();
+  // The request declares the size seen at open: a file that ends before it (it shrank
+  // meanwhile) must abort the transfer, or the server waits for the missing bytes until
+  // the low-speed limit cuts the connection, on every attempt. A retry needs the same
+  // size too.
+  const std::uint64_t declared = in->stamp().size;
+  std::uint64_t sent = 0;
+  bool shrank = false;
+  BodySource body{[&](char* buffer, std::size_t size) -> long {
+                    long n = in->read(buffer, size);
+                    if (n == 0 && sent < declared) {
+                      shrank = true;
+                      return -1;
+                    }
+                    if (n > 0) sent += static_cast<std::uint64_t>(n);
+                    return n;
                   },
-                  in->stamp().size};
+                  [&] {
+                    in = std::make_unique<checkpoint::SourceFile>(source);
+                    sent = 0;
+                    shrank = false;
+                    return in->ok() && in->stamp().size == declared;
+                  },
+                  declared};
   Outcome o = client_->put_object(bucket_, full_key(key), body);
   checkpoint::PutResult r = from(o);
-  if (!in->ok() && !in->error().empty() && r.error.empty()) r.error = in->error();
   r.stamp = in->stamp();
   r.crc32c = in->crc32c();
-  r.bytes = o.ok ? in->stamp().size : 0;
+  if (shrank) {
+    // Nothing was stored (the object keeps its last version): the file changed while it
+    // was read and must be stored again, as the engine does for a changed file.
+    r = {};
+    r.ok = true;
+    r.changed = true;
+    r.stamp = in->stamp();
+    return r;
+  }
+  if (!o.ok && !in->error().empty()) {
+    r.error = in->error();  // the local side failed (a read error, gone on a retry): say so
+    r.vanished = in->vanished();
+  }
+  r.bytes = o.ok ? declared : 0;
   r.changed = o.ok && in->changed();
   return r;
 }
@@ -75,6 +106,7 @@ checkpoint::PutResult S3Store::put_multipart(const std::string& key, checkpoint:
   std::vector<std::string> etags;
   std::string buffer;
   checkpoint::PutResult r;
+  bool shrank = false;
   for (std::uint64_t offset = 0; offset < size; offset += part) {
     // The part is read once into memory, so a retry resends the same bytes.
     buffer.resize(static_cast<std::size_t>(std::min(part, size - offset)));
@@ -85,8 +117,8 @@ checkpoint::PutResult S3Store::put_multipart(const std::string& key, checkpoint:
       filled += static_cast<std::size_t>(n);
     }
     if (filled < buffer.size()) {
-      r.error = in.error().empty() ? "cannot read " + key + ": it shrank while being read" : in.error();
-      r.changed = in.error().empty();
+      shrank = in.error().empty();
+      r.error = shrank ? "cannot read " + key + ": it shrank while being read" : in.error();
       break;
     }
     Outcome p = client_->upload_part(bucket_, object, upload_id, static_cast<int>(etags.size() + 1),
@@ -112,6 +144,14 @@ checkpoint::PutResult S3Store::put_multipart(const std::string& key, checkpoint:
   // Nothing may dangle: a failed upload's parts are removed.
   Outcome a = client_->abort_multipart(bucket_, object, upload_id);
   if (!a.ok) spdlog::warn("could not abort the multipart upload of {}: {}", object, a.error);
+  if (shrank) {
+    // Not a failure: the file changed while it was read and must be stored again, as
+    // the engine does for a changed file (only when the result is ok).
+    r = {};
+    r.ok = true;
+    r.changed = true;
+    r.stamp = in.stamp();
+  }
   return r;
 }
 

@@ -3,7 +3,7 @@
 // (AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials, profile AWS_PROFILE or "default");
 // region from AWS_REGION / AWS_DEFAULT_REGION (us-east-1); endpoint from
 // AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL with path-style addressing, AWS itself with
-// virtual-hosted style. Pure: the environment and the file's text are passed in.
+// virtual-hosted style; AWS_CA_BUNDLE for the certificates to trust. Pure: the environment and the file's text are passed in.
 #pragma once
 
 #include <functional>
@@ -26,6 +26,7 @@ struct Config {
   std::string region = "us-east-1";
   std::string endpoint;  // "http://127.0.0.1:9000"; empty for AWS itself
   bool path_style = false;
+  std::string ca_bundle;  // AWS_CA_BUNDLE: certificates to trust instead of the system's
 };
 
 using GetEnv = std::function<std::optional<std::string>(const std::string&)>;
