@@ -22,20 +22,6 @@ const std::vector<std::string> kSpecKeys = {
     "matched_rule",   "error",      "command", "started_at", "finished_at", "duration_seconds",
     "stop",           "checkpoints"};
 
-// "2026-11-22T10:00:00.123Z" -> seconds since the epoch (UTC), with milliseconds.
-double parse_timestamp(const std::string& text) {
-  static const std::regex format(R"(^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\.(\d{3})Z$)");
-  std::smatch m;
-  if (!std::regex_match(text, m, format)) throw std::runtime_error("not a timestamp: " + text);
-  std::tm tm{};
-  tm.tm_year = std::stoi(m[1]) - 1900;
-  tm.tm_mon = std::stoi(m[2]) - 1;
-  tm.tm_mday = std::stoi(m[3]);
-  tm.tm_hour = std::stoi(m[4]);
-  tm.tm_min = std::stoi(m[5]);
-  tm.tm_sec = std::stoi(m[6]);
-  return static_cast<double>(::timegm(&tm)) + std::stoi(m[7]) / 1000.0;
-}
 
 double now_seconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();

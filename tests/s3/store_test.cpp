@@ -46,19 +46,6 @@ constexpr const char* kSecret = "moto/secret+key";
 
 // --- helpers -------------------------------------------------------------------------
 
-std::string find_program(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  std::string p = path ? path : "/usr/bin:/bin";
-  std::size_t start = 0;
-  while (start <= p.size()) {
-    std::size_t end = p.find(':', start);
-    if (end == std::string::npos) end = p.size();
-    std::string candidate = p.substr(start, end - start) + "/" + name;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-    start = end + 1;
-  }
-  return name;
-}
 
 // Variables of the test's own environment that would steer a client elsewhere.
 const std::vector<std::string> kForeignAwsEnv = {"AWS_ENDPOINT_URL_S3", "AWS_PROFILE", "AWS_SHARED_CREDENTIALS_FILE",
@@ -76,7 +63,7 @@ std::vector<std::string> env_for(const MotoServer& moto, const std::string& key,
 Run aws_as(const MotoServer& moto, const std::vector<std::string>& args, const std::string& key,
            const std::string& secret, const std::string& token = "") {
   RunOptions o;
-  o.program = find_program("aws");
+  o.program = find_in_path("aws");
   o.env = env_for(moto, key, secret, token);
   o.unset_env = kForeignAwsEnv;
   return run(args, o);

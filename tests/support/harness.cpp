@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <ctime>
+#include <regex>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -22,6 +24,34 @@ std::string supervise_bin() {
 }
 std::string testdata(const std::string& name) {
   return std::string(SUPERVISE_TESTDATA) + "/" + name;
+}
+
+double parse_timestamp(const std::string& text) {
+  static const std::regex format(R"(^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\.(\d{3})Z$)");
+  std::smatch m;
+  if (!std::regex_match(text, m, format)) throw std::runtime_error("not a timestamp: " + text);
+  std::tm tm{};
+  tm.tm_year = std::stoi(m[1]) - 1900;
+  tm.tm_mon = std::stoi(m[2]) - 1;
+  tm.tm_mday = std::stoi(m[3]);
+  tm.tm_hour = std::stoi(m[4]);
+  tm.tm_min = std::stoi(m[5]);
+  tm.tm_sec = std::stoi(m[6]);
+  return static_cast<double>(::timegm(&tm)) + std::stoi(m[7]) / 1000.0;
+}
+
+std::string find_in_path(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::string p = path ? path : "/usr/bin:/bin";
+  std::size_t start = 0;
+  while (start <= p.size()) {
+    std::size_t end = p.find(':', start);
+    if (end == std::string::npos) end = p.size();
+    std::string candidate = p.substr(start, end - start) + "/" + name;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    start = end + 1;
+  }
+  return name;
 }
 
 std::string read_file(const std::filesystem::path& path) {

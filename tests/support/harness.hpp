@@ -95,6 +95,10 @@ std::string read_file(const std::filesystem::path& path);
 void write_file(const std::filesystem::path& path, const std::string& contents);
 nlohmann::json read_json(const std::filesystem::path& path);
 std::string testdata(const std::string& name);
+// "2026-11-22T10:00:00.123Z" (the status and log format) -> seconds since the epoch.
+double parse_timestamp(const std::string& text);
+// The full path of `name` found in PATH, or `name` itself.
+std::string find_in_path(const std::string& name);
 std::string supervise_bin();
 
 // The lines of text (split at '\n'; a last line without '\n' counts, an empty tail not).
