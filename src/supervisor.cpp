@@ -23,8 +23,8 @@ bool stdin_is_our_terminal() {
   return ::isatty(STDIN_FILENO) == 1 && ::tcgetpgrp(STDIN_FILENO) == ::getpgrp();
 }
 
-// One run of the command, driven by the event loop. Every handler here catches what it
-// throws: the supervisor may be PID 1.
+// One run of the command, driven by the event loop. No exception leaves the loop: the
+// supervisor may be PID 1, and the command is still running.
 class Run {
  public:
   Run(const RunOptions& options, const process::InheritedSignals& inherited)
@@ -59,7 +59,7 @@ class Run {
     }
     reaper_.reap();  // the child may have ended before its SIGCHLD was caught
     finish_if_done();
-    if (!done_) io_.run();
+    run_loop();
     result_.exit = reaper_.main_exit();
     result_.reaped = reaper_.reaped();
     result_.checkpoints = checkpoints_.statuses();
@@ -68,6 +68,18 @@ class Run {
   }
 
  private:
+  // A handler that throws is logged and the loop goes on (Asio allows run() again).
+  void run_loop() {
+    while (!done_) {
+      try {
+        io_.run();
+        return;
+      } catch (const std::exception& e) {
+        spdlog::error("internal error in the event loop (carrying on): {}", e.what());
+      }
+    }
+  }
+
   static std::string describe(const std::vector<std::string>& argv) {
     std::string out;
     for (const auto& a : argv) out += (out.empty() ? "" : " ") + a;
