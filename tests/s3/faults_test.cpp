@@ -43,19 +43,6 @@ constexpr std::uint64_t kMultipartSize = 70'000'000;  // above the 64 MiB thresh
 
 // ---- small helpers ---------------------------------------------------------------------
 
-std::string find_in_path(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  std::string p = path ? path : "/usr/bin:/bin";
-  for (std::size_t start = 0; start <= p.size();) {
-    std::size_t end = p.find(':', start);
-    if (end == std::string::npos) end = p.size();
-    std::string candidate = p.substr(start, end - start) + "/" + name;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-    start = end + 1;
-  }
-  return name;
-}
-
 // The interpreter itself (not a pyenv shim), found once.
 const std::string& python() {
   static const std::string path = [] {
