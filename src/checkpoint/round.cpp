@@ -5,10 +5,10 @@
 #include <filesystem>
 #include <mutex>
 #include <nlohmann/json.hpp>
-#include <random>
 #include <system_error>
 #include <thread>
 
+#include "supervise/backoff.hpp"
 #include "supervise/checkpoint/crc32c.hpp"
 #include "supervise/status/status.hpp"
 
@@ -28,13 +28,6 @@ bool sleep_unless_cancelled(std::chrono::milliseconds total, const std::atomic<b
         std::chrono::milliseconds(20), until - std::chrono::steady_clock::now()));
   }
   return !cancel.load();
-}
-
-// Full jitter: a uniform wait in [0, min(cap, base * 2^attempt)].
-std::chrono::milliseconds backoff(const RetryPolicy& policy, int attempt) {
-  thread_local std::mt19937_64 random{std::random_device{}()};
-  auto ceiling = std::min<long long>(policy.cap.count(), policy.base.count() << std::min(attempt, 20));
-  return std::chrono::milliseconds(std::uniform_int_distribution<long long>(0, ceiling)(random));
 }
 
 std::string format_mtime(std::int64_t ns) {
@@ -58,7 +51,7 @@ PutResult with_retries(const std::string& key, const RetryPolicy& policy, const 
                        Put put) {
   PutResult result;
   for (int attempt = 0; attempt < policy.attempts; ++attempt) {
-    if (attempt > 0 && !sleep_unless_cancelled(backoff(policy, attempt), cancel)) break;
+    if (attempt > 0 && !sleep_unless_cancelled(full_jitter(policy.base, policy.cap, attempt), cancel)) break;
     result = put();
     if (result.ok || result.vanished || !result.retryable) break;
     spdlog::warn("storing {} failed (attempt {} of {}): {}", key, attempt + 1, policy.attempts, result.error);
@@ -131,8 +124,9 @@ RoundResult run_round(const RoundRequest& request, Store& store, StoredFiles& st
     spdlog::debug("skipped in {}: {}", request.entry->path, snapshot.skipped_examples.front());
 
   std::mutex mutex;  // guards r and stored while workers run
-  std::vector<const SnapshotFile*> pending = plan_round(snapshot, stored).upload;
-  r.unchanged = snapshot.files.size() - pending.size();
+  Plan plan = plan_round(snapshot, stored);
+  r.unchanged = plan.unchanged;
+  std::vector<const SnapshotFile*> pending = std::move(plan.upload);
   for (int pass = 0; pass < (request.final ? kFinalPasses : 1) && !pending.empty(); ++pass) {
     std::vector<const SnapshotFile*> again;  // changed while being stored
     std::atomic<std::size_t> next{0};
