@@ -3,9 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <cstring>
-#include <random>
 #include <thread>
 
+#include "supervise/backoff.hpp"
 #include "supervise/s3/request.hpp"
 
 namespace supervise::s3 {
@@ -71,14 +71,10 @@ void Client::release(CURL* handle) {
 }
 
 Outcome Client::perform(Request& request) {
-  thread_local std::mt19937_64 random{std::random_device{}()};
   Outcome outcome;
   for (int attempt = 0; attempt < options_.attempts; ++attempt) {
     if (attempt > 0) {
-      auto ceiling = std::min<long long>(options_.backoff_cap.count(),
-                                         options_.backoff_base.count() << std::min(attempt, 20));
-      std::this_thread::sleep_for(
-          std::chrono::milliseconds(std::uniform_int_distribution<long long>(0, ceiling)(random)));
+      std::this_thread::sleep_for(full_jitter(options_.backoff_base, options_.backoff_cap, attempt));
       if (request.body.size > 0 && (!request.body.rewind || !request.body.rewind())) break;
     }
     CURL* handle = acquire();
