@@ -134,16 +134,11 @@ void write_compact(const std::string& path, const Status& status) {
   fs::create_parents(path);
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw fs::FileError(errno, "cannot open " + path);
-  std::string_view data = text;
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      throw fs::FileError(err, "cannot write " + path);
-    }
-    data.remove_prefix(static_cast<std::size_t>(n));
+  try {
+    fs::write_all(fd, text, path);
+  } catch (const fs::FileError&) {
+    ::close(fd);
+    throw;
   }
   if (::close(fd) != 0) throw fs::FileError(errno, "cannot write " + path);
 }
