@@ -25,12 +25,13 @@ std::optional<std::string> read_text(const std::string& path) {
   return s.str();
 }
 
-checkpoint::PutResult from(const Outcome& o) {
+// `redo_is_cheap`: a single PutObject may be tried again by the round after the client's
+// own attempts (a burst of faults can outlast them); a multipart upload, whose parts the
+// client has already retried, is not redone from its first part in the same round.
+checkpoint::PutResult from(const Outcome& o, bool redo_is_cheap) {
   checkpoint::PutResult r;
   r.ok = o.ok;
-  // The client has already retried transient failures with backoff: the round must not
-  // multiply its attempts. What is still missing goes to the next round.
-  r.retryable = false;
+  r.retryable = redo_is_cheap && o.retryable;
   r.error = o.error;
   return r;
 }
@@ -75,7 +76,7 @@ checkpoint::PutResult S3Store::put_file(const std::string& key, const std::strin
                   },
                   declared};
   Outcome o = client_->put_object(bucket_, full_key(key), body);
-  checkpoint::PutResult r = from(o);
+  checkpoint::PutResult r = from(o, /*redo_is_cheap=*/true);
   r.stamp = in->stamp();
   r.crc32c = in->crc32c();
   if (shrank) {
@@ -100,7 +101,7 @@ checkpoint::PutResult S3Store::put_multipart(const std::string& key, checkpoint:
   std::string object = full_key(key);
   std::string upload_id;
   Outcome o = client_->create_multipart(bucket_, object, upload_id);
-  if (!o.ok) return from(o);
+  if (!o.ok) return from(o, /*redo_is_cheap=*/false);
   const std::uint64_t size = in.stamp().size;
   const std::uint64_t part = part_size(size);
   std::vector<std::string> etags;
@@ -124,7 +125,7 @@ checkpoint::PutResult S3Store::put_multipart(const std::string& key, checkpoint:
     Outcome p = client_->upload_part(bucket_, object, upload_id, static_cast<int>(etags.size() + 1),
                                      memory_body(buffer));
     if (!p.ok) {
-      r = from(p);
+      r = from(p, /*redo_is_cheap=*/false);
       break;
     }
     etags.push_back(p.etag);
@@ -139,7 +140,7 @@ checkpoint::PutResult S3Store::put_multipart(const std::string& key, checkpoint:
       r.changed = in.changed();
       return r;
     }
-    r = from(c);
+    r = from(c, /*redo_is_cheap=*/false);
   }
   // Nothing may dangle: a failed upload's parts are removed.
   Outcome a = client_->abort_multipart(bucket_, object, upload_id);
@@ -156,7 +157,7 @@ checkpoint::PutResult S3Store::put_multipart(const std::string& key, checkpoint:
 }
 
 checkpoint::PutResult S3Store::put_bytes(const std::string& key, std::string_view data) {
-  checkpoint::PutResult r = from(client_->put_object(bucket_, full_key(key), memory_body(data)));
+  checkpoint::PutResult r = from(client_->put_object(bucket_, full_key(key), memory_body(data)), /*redo_is_cheap=*/true);
   if (r.ok) r.bytes = data.size();
   return r;
 }
