@@ -23,6 +23,31 @@ std::optional<std::string> non_empty(const GetEnv& getenv, const std::string& na
 
 }  // namespace
 
+Result<std::uint64_t> parse_multipart_threshold(const std::string& text) {
+  auto bad = [&](const std::string& why) {
+    return Error{"SUPERVISE_S3_MULTIPART_THRESHOLD " + quote(text) + " " + why};
+  };
+  std::size_t i = 0;
+  std::uint64_t n = 0;
+  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
+    if (n > kMaxSinglePut) return bad("is above 5GiB, S3's largest single upload");
+    n = n * 10 + static_cast<std::uint64_t>(text[i++] - '0');
+  }
+  if (i == 0) return bad("is not a size (bytes, or a number with K, M or G: 64MiB, 2GiB)");
+  std::string unit = text.substr(i);
+  for (auto& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  int shift = -1;
+  if (unit.empty() || unit == "b") shift = 0;
+  else if (unit == "k" || unit == "kb" || unit == "kib") shift = 10;
+  else if (unit == "m" || unit == "mb" || unit == "mib") shift = 20;
+  else if (unit == "g" || unit == "gb" || unit == "gib") shift = 30;
+  if (shift < 0) return bad("is not a size (bytes, or a number with K, M or G: 64MiB, 2GiB)");
+  if (n > (kMaxSinglePut >> shift)) return bad("is above 5GiB, S3's largest single upload");
+  n <<= shift;
+  if (n < (5ull << 20)) return bad("is below 5MiB, S3's smallest part");
+  return n;
+}
+
 std::optional<Credentials> parse_credentials_file(const std::string& text, const std::string& profile) {
   Credentials c;
   bool in_profile = false, found = false;
@@ -101,6 +126,11 @@ Result<Config> resolve_config(const GetEnv& getenv, const ReadFile& read_file) {
   }
   config.path_style = !config.endpoint.empty();
   if (auto ca = non_empty(getenv, "AWS_CA_BUNDLE")) config.ca_bundle = *ca;
+  if (auto t = non_empty(getenv, "SUPERVISE_S3_MULTIPART_THRESHOLD")) {
+    auto threshold = parse_multipart_threshold(*t);
+    if (!threshold) return Error{threshold.error()};
+    config.multipart_threshold = *threshold;
+  }
   return config;
 }
 

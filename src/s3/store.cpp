@@ -170,7 +170,9 @@ std::shared_ptr<checkpoint::Store> make_s3_store(const spec::StoreUrl& url) {
   if (curl == nullptr) throw std::runtime_error(error);
   spdlog::debug("S3 store {}: region {}, endpoint {}, credentials from {}", url.text, config->region,
                 config->endpoint.empty() ? "AWS" : spec::redact_url(config->endpoint), config->credentials.source);
-  auto client = std::make_shared<Client>(*config, *curl);
+  ClientOptions options;
+  options.multipart_threshold = config->multipart_threshold;
+  auto client = std::make_shared<Client>(*config, *curl, options);
   return std::make_shared<S3Store>(std::move(client), url.bucket, url.prefix);
 }
 

@@ -399,3 +399,59 @@ TEST(S3ConfigCaBundle, FromAwsCaBundleOnly) {
 
 }  // namespace
 }  // namespace supervise::s3
+
+namespace supervise::s3 {
+namespace {
+
+// SUPERVISE_S3_MULTIPART_THRESHOLD: binary suffixes as the AWS CLI reads them, bounded by
+// S3's smallest part (5 MiB) and largest single PutObject (5 GiB).
+struct ThresholdRow {
+  std::string text;
+  std::optional<std::uint64_t> bytes;  // nullopt: an error naming the variable and value
+};
+
+class S3MultipartThreshold : public ::testing::TestWithParam<ThresholdRow> {};
+
+TEST_P(S3MultipartThreshold, Parses) {
+  const ThresholdRow& row = GetParam();
+  auto got = parse_multipart_threshold(row.text);
+  if (row.bytes) {
+    ASSERT_TRUE(got.ok()) << got.error();
+    EXPECT_EQ(*got, *row.bytes);
+  } else {
+    ASSERT_FALSE(got.ok()) << *got;
+    EXPECT_NE(got.error().find("SUPERVISE_S3_MULTIPART_THRESHOLD \"" + row.text + "\""), std::string::npos)
+        << got.error();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, S3MultipartThreshold,
+    ::testing::Values(ThresholdRow{"64MiB", 64ull << 20}, ThresholdRow{"64MB", 64ull << 20},
+                      ThresholdRow{"64m", 64ull << 20}, ThresholdRow{"2GiB", 2ull << 30},
+                      ThresholdRow{"5G", 5ull << 30}, ThresholdRow{"5120KiB", 5ull << 20},
+                      ThresholdRow{"8388608", 8ull << 20}, ThresholdRow{"5242880b", 5ull << 20},
+                      ThresholdRow{"5242879", std::nullopt}, ThresholdRow{"4MiB", std::nullopt},
+                      ThresholdRow{"6G", std::nullopt}, ThresholdRow{"5368709121", std::nullopt},
+                      ThresholdRow{"99999999999999999999999", std::nullopt}, ThresholdRow{"", std::nullopt},
+                      ThresholdRow{"MiB", std::nullopt}, ThresholdRow{"64 MiB", std::nullopt},
+                      ThresholdRow{"64TiB", std::nullopt}, ThresholdRow{"-1", std::nullopt},
+                      ThresholdRow{"1.5G", std::nullopt}));
+
+TEST(S3MultipartThreshold, FromTheEnvironment) {
+  Vars env = {{"AWS_ACCESS_KEY_ID", "AKID"}, {"AWS_SECRET_ACCESS_KEY", "s"}};
+  auto unset = Lookups{env, {}, {}}.resolve();
+  ASSERT_TRUE(unset.ok()) << unset.error();
+  EXPECT_EQ(unset->multipart_threshold, kDefaultMultipartThreshold);
+  env["SUPERVISE_S3_MULTIPART_THRESHOLD"] = "2GiB";
+  auto set = Lookups{env, {}, {}}.resolve();
+  ASSERT_TRUE(set.ok()) << set.error();
+  EXPECT_EQ(set->multipart_threshold, 2ull << 30);
+  env["SUPERVISE_S3_MULTIPART_THRESHOLD"] = "lots";
+  auto bad = Lookups{env, {}, {}}.resolve();
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().find("SUPERVISE_S3_MULTIPART_THRESHOLD \"lots\""), std::string::npos) << bad.error();
+}
+
+}  // namespace
+}  // namespace supervise::s3

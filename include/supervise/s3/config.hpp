@@ -3,9 +3,11 @@
 // (AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials, profile AWS_PROFILE or "default");
 // region from AWS_REGION / AWS_DEFAULT_REGION (us-east-1); endpoint from
 // AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL with path-style addressing, AWS itself with
-// virtual-hosted style; AWS_CA_BUNDLE for the certificates to trust. Pure: the environment and the file's text are passed in.
+// virtual-hosted style; AWS_CA_BUNDLE for the certificates to trust;
+// SUPERVISE_S3_MULTIPART_THRESHOLD for the size above which uploads go in parts. Pure: the environment and the file's text are passed in.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -13,6 +15,9 @@
 #include "supervise/result.hpp"
 
 namespace supervise::s3 {
+
+inline constexpr std::uint64_t kDefaultMultipartThreshold = 64ull << 20;
+inline constexpr std::uint64_t kMaxSinglePut = 5ull << 30;  // S3's limit for one PutObject
 
 struct Credentials {
   std::string access_key_id;
@@ -27,6 +32,8 @@ struct Config {
   std::string endpoint;  // "http://127.0.0.1:9000"; empty for AWS itself
   bool path_style = false;
   std::string ca_bundle;  // AWS_CA_BUNDLE: certificates to trust instead of the system's
+  // SUPERVISE_S3_MULTIPART_THRESHOLD: files larger than this go up in parts
+  std::uint64_t multipart_threshold = kDefaultMultipartThreshold;
 };
 
 using GetEnv = std::function<std::optional<std::string>(const std::string&)>;
@@ -35,6 +42,11 @@ using ReadFile = std::function<std::optional<std::string>(const std::string& pat
 // Everything needed to talk to S3, or an error saying what is missing and where it was
 // looked for (never a secret).
 Result<Config> resolve_config(const GetEnv& getenv, const ReadFile& read_file);
+
+// "64MiB", "2GiB", "8388608": a size in bytes with an optional binary suffix (K, KB,
+// KiB, M, MB, MiB, G, GB, GiB: all powers of 1024, as the AWS CLI reads them). Bounded
+// by 5 MiB (S3's smallest part) and 5 GiB (its largest single PutObject).
+Result<std::uint64_t> parse_multipart_threshold(const std::string& text);
 
 // Parses an INI credentials file and returns the keys of `profile` (nullopt if absent).
 std::optional<Credentials> parse_credentials_file(const std::string& text, const std::string& profile);
