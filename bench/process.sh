@@ -12,8 +12,9 @@
 #      each with python as PID 1 (which reaps nothing) counts what the supervisor left.
 #   4. signal latency: kill(supervisor, SIGTERM) until the handler of the supervised
 #      command runs, CLOCK_MONOTONIC both ends (bench/tools/sigbench.cpp), 1,000 signals
-#      over interleaved rounds; supervise gets --stop-timeout/--grace-period 1h so the
-#      stop the first SIGTERM starts does not end the run (it forwards every SIGTERM).
+#      to each, round robin, one in flight; all pinned to one CPU, and free (10 runs);
+#      supervise gets --stop-timeout/--grace-period 1h so the stop its first SIGTERM
+#      starts does not end the run (it forwards them all).
 #   5. idle cost: voluntary context switches (all threads) and CPU time (schedstat) of
 #      the supervisor over a window while `sleep` runs; the four run at the same time.
 #
@@ -27,10 +28,11 @@ export LC_ALL=C
 
 quick=0
 idle_seconds=""
+idle_given=0
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick=1 ;;
-    --idle) idle_seconds=${2:-}; shift ;;
+    --idle) idle_seconds=${2:-}; idle_given=1; shift ;;
     -h | --help) sed -n '2,/^# Needs/p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "usage: $0 [--quick] [--idle SECONDS]" >&2; exit 2 ;;
   esac
@@ -38,15 +40,16 @@ while [ $# -gt 0 ]; do
 done
 if [ "$quick" = 1 ]; then
   idle_seconds=${idle_seconds:-10}
-  startup_rounds=2 startup_runs=30 reap_rounds=3 signal_rounds=2
+  startup_rounds=2 startup_runs=30 reap_rounds=3
 else
   idle_seconds=${idle_seconds:-60}
-  startup_rounds=5 startup_runs=100 reap_rounds=10 signal_rounds=4
+  startup_rounds=5 startup_runs=100 reap_rounds=10
 fi
 case $idle_seconds in '' | *[!0-9]*) echo "--idle takes whole seconds" >&2; exit 2 ;; esac
 orphans_count=10000
 signals_total=1000
-require hyperfine unshare c++ python3 tini dumb-init catatonit ps
+signal_rounds=10
+require hyperfine unshare taskset c++ python3 tini dumb-init catatonit ps
 
 names=(supervise tini dumb-init catatonit)
 # The command line of each supervisor, to which the supervised command is appended.
@@ -76,7 +79,8 @@ for n in "${names[@]}"; do startup_cmds+=("$(prefix "$n") /bin/true"); done
 startup_cmds+=("/bin/true")
 for ((r = 1; r <= startup_rounds; r++)); do
   hyperfine -N --warmup 10 --runs "$startup_runs" --style none \
-    --export-json "$work/startup.$r.json" "${startup_cmds[@]}" >/dev/null
+    --export-json "$work/startup.$r.json" "${startup_cmds[@]}" >/dev/null 2>>"$work/hyperfine.err" ||
+    { cat "$work/hyperfine.err" >&2; exit 1; }
 done
 python3 - "$work" "$startup_rounds" >"$work/startup.txt" <<'EOF'
 import json, statistics, sys
@@ -116,22 +120,36 @@ for n in "${names[@]}"; do
   val[left,$n]=$(unshare --pid --fork --mount-proc python3 -c "$left_py" $(prefix "$n") "$work/orphans" "$orphans_count")
 done
 
-# 4. Signal latency, in interleaved rounds, one supervisor started per round.
-log "signal latency: $signals_total SIGTERMs to each supervisor over $signal_rounds rounds"
-per_round=$((signals_total / signal_rounds))
-for ((r = 1; r <= signal_rounds; r++)); do
-  for n in "${names[@]}"; do
-    p=$(prefix "$n")
-    [ "$n" = supervise ] && p="$supervise --stop-timeout 1h --grace-period 1h --"
-    # shellcheck disable=SC2086
-    "$work/sigbench" drive "$work/sig.fifo" "$per_round" "$(kill -l TERM)" -- $p >>"$work/sig.$n"
-  done
-done
+# 4. Signal latency: one driver, the four supervisors side by side, signals round robin.
+# Twice: all on one CPU (taskset), which compares the code paths; and free, where the
+# scheduler's placement decides (a wake-up on the other CPU costs an IPI, tens of µs in
+# a VM) and changes from run to run: $signal_rounds runs of fresh processes, pooled.
+sig_args=()
 for n in "${names[@]}"; do
-  got=$(wc -l <"$work/sig.$n")
-  [ "$got" -eq "$signals_total" ] || { echo "$n: $got of $signals_total signals measured" >&2; exit 1; }
-  val[p50,$n]=$(percentile 50 <"$work/sig.$n")
-  val[p99,$n]=$(percentile 99 <"$work/sig.$n")
+  [ ${#sig_args[@]} -eq 0 ] || sig_args+=(:::)
+  if [ "$n" = supervise ]; then
+    sig_args+=("$supervise" --stop-timeout 1h --grace-period 1h --)
+  else
+    # shellcheck disable=SC2207
+    sig_args+=($(prefix "$n"))
+  fi
+done
+term=$(kill -l TERM)
+log "signal latency: $signals_total SIGTERMs to each supervisor, round robin, on CPU 0"
+taskset -c 0 "$work/sigbench" drive "$work" "$signals_total" "$term" -- "${sig_args[@]}" >"$work/sig.pinned"
+log "signal latency: $signals_total SIGTERMs to each supervisor, round robin, $signal_rounds runs, any CPU"
+for ((r = 1; r <= signal_rounds; r++)); do
+  "$work/sigbench" drive "$work" $((signals_total / signal_rounds)) "$term" -- "${sig_args[@]}" >>"$work/sig.free"
+done
+for mode in pinned free; do
+  for i in "${!names[@]}"; do
+    n=${names[$i]}
+    awk -v k="$i" '$1 == k { print $2 }' "$work/sig.$mode" >"$work/sig.$mode.$n"
+    got=$(wc -l <"$work/sig.$mode.$n")
+    [ "$got" -eq "$signals_total" ] || { echo "$n: $got of $signals_total signals measured" >&2; exit 1; }
+    val[p50$mode,$n]=$(percentile 50 <"$work/sig.$mode.$n")
+    val[p99$mode,$n]=$(percentile 99 <"$work/sig.$mode.$n")
+  done
 done
 
 # 2 and 5. Idle cost and peak RSS: the four supervise `sleep` at the same time.
@@ -199,13 +217,16 @@ row "start-up \`X /bin/true\`, median wall (ms)" startup "%.2f" "$(printf %.2f "
 row "peak RSS of the supervisor over \`sleep\` (KiB)" rss "%d" "—" "≤ 3x tini" "$(ratio_met rss 3)"
 row "reap $orphans_count orphans as PID 1, median wall (s)" reap "%.3f" "—" "≤ 1.2x tini" "$(ratio_met reap 1.2)"
 row "processes left when not PID 1 (subreaper)" left "%d" "—" "0" "$([ "${val[left,supervise]}" = 0 ] && echo yes || echo no)"
-row "SIGTERM to the command's handler, p50 (µs)" p50 "%.1f" "—" "" ""
-row "SIGTERM to the command's handler, p99 (µs)" p99 "%.1f" "—" "< 1000 µs" "$(verdict "${val[p99,supervise]}" "<" 1000)"
+row "SIGTERM to the command's handler, one CPU, p50 (µs)" p50pinned "%.1f" "—" "" ""
+row "SIGTERM to the command's handler, one CPU, p99 (µs)" p99pinned "%.1f" "—" "< 1000 µs" "$(verdict "${val[p99pinned,supervise]}" "<" 1000)"
+row "SIGTERM to the command's handler, any CPU, p50 (µs)" p50free "%.1f" "—" "" ""
+row "SIGTERM to the command's handler, any CPU, p99 (µs)" p99free "%.1f" "—" "< 1000 µs" "$(verdict "${val[p99free,supervise]}" "<" 1000)"
 row "idle: wake-ups in ${idle_seconds} s" wake "%d" "—" "" ""
 row "idle: CPU time in ${idle_seconds} s (µs)" cpu "%d" "—" "" ""
 echo
 echo "Start-up: hyperfine -N, $((startup_rounds * startup_runs)) runs each over $startup_rounds interleaved rounds." \
   "Reaping: $reap_rounds interleaved runs each; tini -s, the others as they come." \
-  "Signals: $signals_total each over $signal_rounds rounds; supervise with --stop-timeout 1h --grace-period 1h." \
+  "Signals: $signals_total each (after 3 unmeasured), round robin, one in flight; one CPU: all pinned to CPU 0;" \
+  "any CPU: pooled over $signal_rounds runs of fresh processes; supervise with --stop-timeout 1h --grace-period 1h." \
   "Idle: the four side by side; threads: supervise ${val[threads,supervise]}, tini ${val[threads,tini]}," \
-  "dumb-init ${val[threads,dumb-init]}, catatonit ${val[threads,catatonit]}. Command: \`bench/process.sh$([ "$quick" = 1 ] && echo " --quick")\`."
+  "dumb-init ${val[threads,dumb-init]}, catatonit ${val[threads,catatonit]}. Command: \`bench/process.sh$([ "$quick" = 1 ] && echo " --quick")$([ "$idle_given" = 1 ] && echo " --idle $idle_seconds")\`."

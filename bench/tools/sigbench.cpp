@@ -1,11 +1,12 @@
 // Signal latency through a supervisor: from kill(supervisor, SIG) until the handler of the
 // supervised command runs. Built by bench/process.sh with `c++ -O2`, not by CMake.
 //
-//   sigbench drive FIFO COUNT SIGNO -- SUPERVISOR [ARG...]
-//       starts SUPERVISOR ARG... `sigbench child FIFO`, waits for the child to be ready,
-//       then COUNT times: takes CLOCK_MONOTONIC, kill(supervisor, SIGNO), reads the time
-//       the child's handler took; prints each latency in microseconds, one a line. At the
-//       end it SIGKILLs the child and waits for the supervisor (SIGKILL to it after 10 s).
+//   sigbench drive DIR COUNT SIGNO -- SUPERVISOR [ARG...] [::: SUPERVISOR [ARG...]]...
+//       starts each SUPERVISOR ARG... `sigbench child DIR/sigbench.K.fifo` and waits for
+//       every child to be ready; then 3 unmeasured rounds and COUNT measured ones, each
+//       of which, for one supervisor after the other: takes CLOCK_MONOTONIC, sends
+//       kill(supervisor, SIGNO), reads the time the child's handler took. Prints "K LATENCY_US" a line (K: 0 for the first supervisor).
+//       At the end it SIGKILLs each child and waits for its supervisor (SIGKILL after 10 s).
 //   sigbench child FIFO
 //       writes {pid, 0} to FIFO, then for every SIGTERM, SIGUSR1 or SIGINT it gets writes
 //       {signo, CLOCK_MONOTONIC ns} from the handler; it never exits by itself.
@@ -82,66 +83,93 @@ bool read_message(int fd, Message& m, int timeout_ms) {
   return true;
 }
 
-int drive(const char* fifo, int count, int signo, char** sup) {
-  unlink(fifo);
-  if (mkfifo(fifo, 0600) != 0) die("mkfifo");
-  int fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) die("open fifo for reading");
+struct Supervisor {
+  std::string fifo;
+  int fd = -1;
+  pid_t pid = -1;
+  pid_t child = -1;
+  std::vector<char*> argv;
+};
+
+int drive(const char* dir, int count, int signo, char** args) {
   char self[4096];
   ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
   if (len <= 0) die("readlink /proc/self/exe");
   self[len] = '\0';
-  std::vector<char*> argv;
-  for (char** a = sup; *a != nullptr; ++a) argv.push_back(*a);
-  std::string child_word = "child", fifo_word = fifo;
-  argv.push_back(self);
-  argv.push_back(child_word.data());
-  argv.push_back(fifo_word.data());
-  argv.push_back(nullptr);
-
-  pid_t pid = fork();
-  if (pid < 0) die("fork");
-  if (pid == 0) {
-    int null = open("/dev/null", O_RDWR);
-    dup2(null, 0), dup2(null, 1), dup2(null, 2);
-    execvp(argv[0], argv.data());
-    _exit(127);
+  static char child_word[] = "child";
+  std::vector<Supervisor> sups(1);
+  for (char** a = args; *a != nullptr; ++a) {
+    if (std::strcmp(*a, ":::") == 0) sups.emplace_back();
+    else sups.back().argv.push_back(*a);
+  }
+  int status = 0;
+  for (std::size_t k = 0; k < sups.size(); ++k) {
+    Supervisor& s = sups[k];
+    if (s.argv.empty()) return std::fprintf(stderr, "sigbench: empty supervisor command\n"), 2;
+    s.fifo = std::string(dir) + "/sigbench." + std::to_string(k) + ".fifo";
+    unlink(s.fifo.c_str());
+    if (mkfifo(s.fifo.c_str(), 0600) != 0) die("mkfifo");
+    s.fd = open(s.fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (s.fd < 0) die("open fifo for reading");
+    s.argv.push_back(self);
+    s.argv.push_back(child_word);
+    s.argv.push_back(s.fifo.data());
+    s.argv.push_back(nullptr);
+    s.pid = fork();
+    if (s.pid < 0) die("fork");
+    if (s.pid == 0) {
+      int null = open("/dev/null", O_RDWR);
+      dup2(null, 0), dup2(null, 1), dup2(null, 2);
+      execvp(s.argv[0], s.argv.data());
+      _exit(127);
+    }
   }
   Message m{};
-  if (!read_message(fd, m, 10000)) {
-    std::fprintf(stderr, "sigbench: the child under %s never got ready\n", argv[0]);
-    kill(pid, SIGKILL);
-    waitpid(pid, nullptr, 0);
-    return 1;
-  }
-  pid_t child_pid = static_cast<pid_t>(m.tag);
-  int status = 0;
-  std::vector<double> us;
-  us.reserve(static_cast<std::size_t>(count));
-  for (int i = 0; i < count; ++i) {
-    std::int64_t sent = now_ns();
-    if (kill(pid, signo) != 0) die("kill");
-    if (!read_message(fd, m, 5000)) {
-      std::fprintf(stderr, "sigbench: signal %d of %d never reached the child under %s\n", i + 1,
-                   count, argv[0]);
+  for (Supervisor& s : sups) {
+    if (!read_message(s.fd, m, 10000)) {
+      std::fprintf(stderr, "sigbench: the child under %s never got ready\n", s.argv[0]);
       status = 1;
+      count = 0;
       break;
     }
-    us.push_back(static_cast<double>(m.ns - sent) / 1000.0);
+    s.child = static_cast<pid_t>(m.tag);
   }
-  for (double v : us) std::printf("%.1f\n", v);
-  kill(child_pid, SIGKILL);
-  for (int waited = 0;; waited += 10) {
-    pid_t r = waitpid(pid, nullptr, WNOHANG);
-    if (r == pid || (r < 0 && errno != EINTR)) break;
-    if (waited == 10000) {
-      std::fprintf(stderr, "sigbench: %s did not end after its child; SIGKILL\n", argv[0]);
-      kill(pid, SIGKILL);
-      status = 1;
+  // Round robin, one signal in flight at a time: a change of the machine's load hits
+  // every supervisor alike.
+  std::vector<std::vector<double>> us(sups.size());
+  // The first kWarmup signals of each supervisor are not measured (first-touch costs).
+  constexpr int kWarmup = 3;
+  for (int i = -kWarmup; i < count && status == 0; ++i) {
+    for (std::size_t k = 0; k < sups.size(); ++k) {
+      std::int64_t sent = now_ns();
+      if (kill(sups[k].pid, signo) != 0) die("kill");
+      if (!read_message(sups[k].fd, m, 5000)) {
+        std::fprintf(stderr, "sigbench: signal %d of %d never reached the child under %s\n", i + 1 + kWarmup,
+                     count + kWarmup, sups[k].argv[0]);
+        status = 1;
+        break;
+      }
+      if (i >= 0) us[k].push_back(static_cast<double>(m.ns - sent) / 1000.0);
     }
-    usleep(10000);
   }
-  unlink(fifo);
+  for (std::size_t k = 0; k < sups.size(); ++k)
+    for (double v : us[k]) std::printf("%zu %.1f\n", k, v);
+  // The end: SIGKILL to each command (or to the supervisor when its child never got ready),
+  // then wait for each supervisor, SIGKILL to it after 10 s.
+  for (Supervisor& s : sups) kill(s.child > 0 ? s.child : s.pid, SIGKILL);
+  for (Supervisor& s : sups) {
+    for (int waited = 0;; waited += 10) {
+      pid_t r = waitpid(s.pid, nullptr, WNOHANG);
+      if (r == s.pid || (r < 0 && errno != EINTR)) break;
+      if (waited == 10000) {
+        std::fprintf(stderr, "sigbench: %s did not end after its child; SIGKILL\n", s.argv[0]);
+        kill(s.pid, SIGKILL);
+        status = 1;
+      }
+      usleep(10000);
+    }
+    unlink(s.fifo.c_str());
+  }
   return status;
 }
 
@@ -152,7 +180,7 @@ int main(int argc, char** argv) {
   if (argc >= 7 && std::strcmp(argv[1], "drive") == 0 && std::strcmp(argv[5], "--") == 0)
     return drive(argv[2], std::atoi(argv[3]), std::atoi(argv[4]), argv + 6);
   std::fprintf(stderr,
-               "usage: sigbench drive FIFO COUNT SIGNO -- SUPERVISOR [ARG...]\n"
+               "usage: sigbench drive DIR COUNT SIGNO -- SUPERVISOR [ARG...] [::: SUPERVISOR [ARG...]]...\n"
                "       sigbench child FIFO\n");
   return 2;
 }
