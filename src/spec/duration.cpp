@@ -158,7 +158,9 @@ Result<Duration> parse_duration(std::string_view text) {
   }
   if (negative && nanos > 0) return Error{quote(text) + " is negative; a duration must be positive"};
   if (!std::isfinite(nanos) || nanos > kMaxNanos) return Error{quote(text) + " is too long (at most 100 years)"};
-  auto rounded = static_cast<std::int64_t>(std::llround(nanos));
+  // Rounded half up by hand: 0 <= nanos <= kMaxNanos here, and std::llround would be the
+  // binary's only use of libm (one shared library less to load at every start).
+  auto rounded = static_cast<std::int64_t>(nanos + 0.5L);
   if (rounded <= 0) return Error{quote(text) + " is zero; a duration must be positive"};
   return Duration(rounded);
 }
