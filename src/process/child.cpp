@@ -9,7 +9,7 @@
 #include <cstring>
 #include <system_error>
 
-extern char** environ;
+extern char** environ;  // read by merged_environment
 
 namespace supervise::process {
 namespace {
@@ -24,9 +24,38 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
   return out;
 }
 
-// The child between fork and exec: async-signal-safe calls only, then exec or _exit.
-[[noreturn]] void exec_child(char** argv, char** envp, bool foreground, int report_fd,
-                             const InheritedSignals* inherited) {
+// Where execvp would look for `file`, in its order: `file` itself when it holds a '/',
+// else each directory of the task's own PATH (glibc's default when it has none; an empty
+// entry is the working directory). Worked out before the fork, so the child only execs.
+std::vector<std::string> exec_candidates(const std::string& file, const std::vector<std::string>& env) {
+  if (file.find('/') != std::string::npos) return {file};
+  std::string path = "/bin:/usr/bin";
+  for (const auto& entry : env)
+    if (entry.rfind("PATH=", 0) == 0) path = entry.substr(5);
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (true) {
+    std::size_t end = path.find(':', start);
+    std::string dir = path.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    out.push_back(dir.empty() ? file : dir + "/" + file);
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return out;
+}
+
+struct ExecPlan {
+  std::vector<char*> candidates;  // null-terminated
+  std::vector<char*> argv;        // null-terminated
+  std::vector<char*> envp;        // null-terminated
+  std::vector<char*> shell_argv;  // {"/bin/sh", <candidate>, argv[1..]}: for ENOEXEC, as execvp
+};
+
+// The child between vfork and exec. It shares the supervisor's memory until exec, so it
+// writes nothing the supervisor reads afterwards and makes only async-signal-safe calls,
+// then execs or _exits. execvp's search (skip ENOENT/ENOTDIR/EACCES entries, run a script without
+// #! by /bin/sh, report EACCES if any entry had it) is done here over the prepared list.
+[[noreturn]] void exec_child(ExecPlan& plan, bool foreground, int report_fd, const InheritedSignals* inherited) {
   ::setpgid(0, 0);
   // Every signal is still blocked here, so tcsetpgrp from what is now a background
   // group cannot stop us with SIGTTOU.
@@ -38,10 +67,23 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
   }
-  // execvp looks argv[0] up in PATH from `environ`, so the task's own PATH applies.
-  environ = envp;
-  ::execvp(argv[0], argv);
-  int error = errno;
+  int error = ENOENT;
+  bool denied = false;
+  for (char** c = plan.candidates.data(); *c != nullptr; ++c) {
+    ::execve(*c, plan.argv.data(), plan.envp.data());
+    error = errno;
+    if (error == ENOEXEC) {
+      // A file without #! that the kernel cannot run: a shell script, as execvp does.
+      char** shell = plan.shell_argv.data();
+      shell[1] = *c;  // shared with the supervisor, which reads none of it after vfork
+      ::execve(shell[0], shell, plan.envp.data());
+      error = errno;
+    }
+    if (error == EACCES) denied = true;
+    else if (error != ENOENT && error != ENOTDIR && error != ESTALE && error != ENODEV && error != ETIMEDOUT) break;
+  }
+  if (denied && (error == ENOENT || error == ENOTDIR || error == ESTALE || error == ENODEV || error == ETIMEDOUT))
+    error = EACCES;
   ssize_t ignored = ::write(report_fd, &error, sizeof error);
   (void)ignored;
   ::_exit(exit_code_for(error));
@@ -76,17 +118,26 @@ std::vector<std::string> merged_environment(const std::vector<std::pair<std::str
 Spawned spawn(const SpawnRequest& request) {
   std::vector<std::string> argv_strings = request.argv;
   std::vector<std::string> env_strings = request.environment;
-  std::vector<char*> argv = pointers(argv_strings);
-  std::vector<char*> envp = pointers(env_strings);
+  std::vector<std::string> candidate_strings =
+      exec_candidates(argv_strings.empty() ? std::string() : argv_strings.front(), env_strings);
+  std::string shell = "/bin/sh";
+  ExecPlan plan{pointers(candidate_strings), pointers(argv_strings), pointers(env_strings), {}};
+  plan.shell_argv.push_back(shell.data());
+  plan.shell_argv.push_back(nullptr);  // the candidate, set by the child
+  for (std::size_t i = 1; i < argv_strings.size(); ++i) plan.shell_argv.push_back(argv_strings[i].data());
+  plan.shell_argv.push_back(nullptr);
 
   int report[2];
   if (::pipe2(report, O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), "pipe2");
   pid_t pid;
   {
-    // No handler of ours may run in the child before exec: block everything across fork.
+    // No handler of ours may run in the child before exec: block everything across the
+    // vfork (the child resets every handler before it unblocks). vfork rather than fork:
+    // no page tables to copy and no copy-on-write faults in the supervisor afterwards,
+    // and the supervisor waits for the exec (or its failure) anyway.
     BlockAllSignals blocked;
-    pid = ::fork();
-    if (pid == 0) exec_child(argv.data(), envp.data(), request.foreground, report[1], request.inherited);
+    pid = ::vfork();
+    if (pid == 0) exec_child(plan, request.foreground, report[1], request.inherited);
   }
   int fork_error = errno;
   ::close(report[1]);

@@ -89,6 +89,54 @@ TEST_F(Process, PathLookupUsesTheTasksEnvironment) {
   reap_all(reaper, s.pid);
 }
 
+// The search follows execvp's rules, done over a list made before the (v)fork: a PATH
+// entry that cannot be executed is skipped for a later one; if none can run, EACCES (126);
+// a file without #! runs with /bin/sh; an empty PATH entry is the working directory.
+TEST_F(Process, PathSearchFollowsExecvp) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / ("supervise-path-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir / "first");
+  fs::create_directories(dir / "second");
+  auto write = [](const fs::path& p, const std::string& text, fs::perms perms) {
+    std::ofstream(p) << text;
+    fs::permissions(p, perms);
+  };
+  const auto rw = fs::perms::owner_read | fs::perms::owner_write;
+  const auto rwx = rw | fs::perms::owner_exec;
+  write(dir / "first" / "tool", "#!/bin/sh\nexit 3\n", rw);            // not executable
+  write(dir / "second" / "tool", "#!/bin/sh\nexit 7\n", rwx);          // the one that runs
+  write(dir / "second" / "nohashbang", "exit 9\n", rwx);                // ENOEXEC: /bin/sh runs it
+  write(dir / "first" / "denied", "#!/bin/sh\nexit 1\n", rw);          // only ever denied
+  std::string path = (dir / "first").string() + ":" + (dir / "second").string();
+
+  Reaper r1;
+  auto later = start({"tool"}, {{"PATH", path}});
+  EXPECT_FALSE(later.exec_failure);
+  EXPECT_EQ(reap_all(r1, later.pid), ExitStatus::exited(7));
+
+  Reaper r2;
+  auto script = start({"nohashbang", "arg"}, {{"PATH", path}});
+  EXPECT_FALSE(script.exec_failure);
+  EXPECT_EQ(reap_all(r2, script.pid), ExitStatus::exited(9));
+
+  Reaper r3;
+  auto denied = start({"denied"}, {{"PATH", path}});
+  ASSERT_TRUE(denied.exec_failure);
+  EXPECT_EQ(denied.exec_failure->error, EACCES);
+  EXPECT_EQ(denied.exec_failure->exit_code, 126);
+  reap_all(r3, denied.pid);
+
+  Reaper r4;
+  fs::path cwd = fs::current_path();
+  fs::current_path(dir / "second");
+  auto here = start({"tool"}, {{"PATH", "/nonexistent:"}});
+  fs::current_path(cwd);
+  EXPECT_FALSE(here.exec_failure);
+  EXPECT_EQ(reap_all(r4, here.pid), ExitStatus::exited(7));
+  fs::remove_all(dir);
+}
+
 TEST_F(Process, EnvironmentIsInheritedPlusExtra) {
   ::setenv("SUPERVISE_TEST_INHERITED", "yes", 1);
   ::setenv("SUPERVISE_TEST_REPLACED", "old", 1);
