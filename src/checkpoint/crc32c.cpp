@@ -1,5 +1,9 @@
 #include "supervise/checkpoint/crc32c.hpp"
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
 #include <array>
 #include <cstdio>
 #include <cstring>
@@ -39,6 +43,15 @@ std::uint32_t crc_software(std::uint32_t crc, const unsigned char* p, std::size_
 }
 
 #if defined(__x86_64__)
+// CPUID leaf 1, ECX bit 20, asked the first time a CRC is computed. Not
+// __builtin_cpu_supports: that links libgcc's CPU detection, which runs at every start
+// of the program (a measurable part of `supervise -- /bin/true`).
+bool cpu_has_sse42() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (__get_cpuid(1, &eax, &ebx, &ecx, &edx) == 0) return false;
+  return (ecx & bit_SSE4_2) != 0;
+}
+
 __attribute__((target("sse4.2"))) std::uint32_t crc_sse42(std::uint32_t crc, const unsigned char* p,
                                                            std::size_t n) {
   std::uint64_t c = crc;
@@ -61,7 +74,7 @@ std::uint32_t crc32c(std::uint32_t crc, const void* data, std::size_t size) {
   auto p = static_cast<const unsigned char*>(data);
   crc = ~crc;
 #if defined(__x86_64__)
-  static const bool has_sse42 = __builtin_cpu_supports("sse4.2");
+  static const bool has_sse42 = cpu_has_sse42();
   crc = has_sse42 ? crc_sse42(crc, p, size) : crc_software(crc, p, size);
 #else
   crc = crc_software(crc, p, size);
