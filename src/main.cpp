@@ -100,6 +100,7 @@ std::vector<spec::Task> load_tasks(const cli::Options& options, Diagnostics prob
 int main(int argc, char** argv) {
   // First, before anything changes them: the signal state the command must inherit.
   const auto inherited = process::InheritedSignals::capture();
+  process::ignore_write_signals();
   std::vector<std::string> args(argv + 1, argv + argc);
   Diagnostics cli_problems;
   const cli::Options options = cli::parse(args, get_env, cli_problems);

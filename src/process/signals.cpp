@@ -88,8 +88,15 @@ SignalPipe::SignalPipe(boost::asio::io_context& io, const InheritedSignals& inhe
   g_wake_fd.store(write_fd_);
 }
 
+void ignore_write_signals() {
+  for (int signo : {SIGXFSZ, SIGPIPE})
+    if (::signal(signo, SIG_IGN) == SIG_ERR) spdlog::warn("cannot ignore signal {}: {}", signo, std::strerror(errno));
+}
+
 SignalPipe::~SignalPipe() {
-  for (int signo : caught_) ::signal(signo, SIG_DFL);
+  // What was there before start(): SIG_IGN for SIGXFSZ/SIGPIPE, so the status written
+  // after the run is as safe from them as the writes before it.
+  for (std::size_t i = 0; i < previous_.size(); ++i) ::sigaction(caught_[i], &previous_[i], nullptr);
   g_wake_fd.store(-1);
   ::close(write_fd_);
 }
@@ -101,9 +108,13 @@ void SignalPipe::start() {
   sigfillset(&sa.sa_mask);
   sigset_t unblock;
   sigemptyset(&unblock);
-  for (int signo : caught_) {
-    if (::sigaction(signo, &sa, nullptr) != 0)
+  previous_.assign(caught_.size(), {});
+  for (std::size_t i = 0; i < caught_.size(); ++i) {
+    int signo = caught_[i];
+    if (::sigaction(signo, &sa, &previous_[i]) != 0) {
       spdlog::warn("cannot catch signal {}: {}", signo, std::strerror(errno));
+      previous_[i].sa_handler = SIG_DFL;
+    }
     sigaddset(&unblock, signo);
   }
   if (::sigprocmask(SIG_UNBLOCK, &unblock, nullptr) != 0)

@@ -24,6 +24,12 @@ struct InheritedSignals {
 // and the real-time ones) that it did not inherit as ignored.
 std::vector<int> caught_signals(const InheritedSignals& inherited);
 
+// SIGXFSZ and SIGPIPE ignored for the supervisor's own writes: a file-size limit
+// (`ulimit -f`) or a closed stderr pipe then fails that write with EFBIG / EPIPE, which is
+// reported, instead of killing PID 1. Call after InheritedSignals::capture(); the command
+// still starts with the inherited dispositions (restore_in_child).
+void ignore_write_signals();
+
 // Owns the handlers and the self-pipe. One instance per process.
 class SignalPipe {
  public:
@@ -47,6 +53,7 @@ class SignalPipe {
   void dispatch();
 
   std::vector<int> caught_;
+  std::vector<struct sigaction> previous_;  // per caught_ signal, put back by the destructor
   boost::asio::posix::stream_descriptor reader_;
   int write_fd_ = -1;
   Handler handler_;
