@@ -593,6 +593,15 @@ std::vector<InvalidRow> invalid_rows() {
        spec("[\"/bin/true\"]"),
        {F("", "must hold a task or a workflow (a map), not a list")}},
 
+      // --- not UTF-8: the place of the first bad byte ---------------------------------------
+      {"utf8_stray_byte", spec("command: [\"a\xff\"]\n"), {F("line 1, column 13", "invalid UTF-8 (byte 0xFF)")}},
+      {"utf8_overlong", spec("command: [\"\xc0\xaf\"]\n"), {F("line 1, column 12", "invalid UTF-8 (byte 0xC0)")}},
+      {"utf8_surrogate", spec("command: [x]\nargs: [\"\xed\xa0\x80\"]\n"),
+       {F("line 2, column 9", "invalid UTF-8 (byte 0xED)")}},
+      {"utf8_above_10ffff", spec("command: [\"\xf4\x90\x80\x80\"]\n"), {F("line 1, column 12", "invalid UTF-8 (byte 0xF4)")}},
+      {"utf8_cut_short", spec("command: [x]\nargs: [\"\xe2\x82"), {F("line 2, column 9", "invalid UTF-8 (byte 0xE2)")}},
+      {"utf8_json", spec("{\"command\": [\"\xfe\"]}"), {F("line 1, column 15", "invalid UTF-8 (byte 0xFE)")}},
+
       // --- nesting deeper than 64 levels ----------------------------------------------------
       {"json_nesting_65", spec(nested_json(65)), {F("", "nesting deeper than 64 levels")}},
       {"yaml_flow_nesting_65",
