@@ -592,7 +592,8 @@ void apply_overrides(const Overrides& o, Task& task, TaskReader& cli) {
     cli.add_exit_rule(*action, value.substr(eq + 1), at, task);
   }
   for (const auto& value : o.checkpoints) {
-    std::string at = "--checkpoint " + plain_or_quoted(value);
+    // The option as the user gave it, but a "user:password@" in its url hidden.
+    std::string at = "--checkpoint " + plain_or_quoted(redact_url(value));
     cli.read_checkpoint(checkpoint_option_to_node(value, cli, at), at, task);
   }
 }

@@ -6,6 +6,9 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -142,6 +145,74 @@ TEST(Hardening, TheCommandGetsOnlyDescriptors012) {
   std::vector<std::string> fds;
   for (const auto& line : lines(r.out)) fds.push_back(line);
   EXPECT_EQ(fds, (std::vector<std::string>{"0", "1", "2"})) << r.out;
+}
+
+}  // namespace
+
+namespace {
+
+bool shows(const std::string& text, const std::string& secret) { return text.find(secret) != std::string::npos; }
+
+// A loopback port with nothing listening (bound, then closed).
+int closed_port() {
+  int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (s < 0 || ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+    return 9;
+  ::close(s);
+  return ntohs(a.sin_port);
+}
+
+TEST(Secrets, AUserPasswordInAStoreUrlIsNeverShown) {
+  TempDir dir;
+  const std::vector<std::string> secrets = {"hunter2", "wJalrXUtnFEMI/K7MDENG"};
+  write_file(dir / "spec.yaml", "command: [/bin/true]\ncheckpoint:\n- path: /tmp/x\n"
+                                "  url: s3://AKIDEXAMPLE:wJalrXUtnFEMI/K7MDENG@bucket/p\n  frequency: 1h\n");
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"--status-file", dir / "s1.json", "--checkpoint", "path=/tmp/x,url=file://bob:hunter2@/tmp/store,frequency=1h",
+            "--", "true"},
+           {"--status-file", dir / "s2.json", "--checkpoint",
+            "path=/tmp/x,url=s3://AKIDEXAMPLE:wJalrXUtnFEMI/K7MDENG@bucket/p,frequency=1h", "--", "true"},
+           {"-vv", "--status-file", dir / "s3.json", "--spec", dir / "spec.yaml"}}) {
+    test_support::Run r = run(args);
+    EXPECT_EQ(r.exit_code, 125) << r.err;
+    EXPECT_TRUE(shows(r.err, "***@")) << "the URL is not shown redacted:\n" << r.err;
+    std::string status = read_file(args[args[0] == "-vv" ? 2 : 1]);
+    for (const auto& s : secrets) {
+      EXPECT_FALSE(shows(r.err, s)) << r.err;
+      EXPECT_FALSE(shows(r.out, s)) << r.out;
+      EXPECT_FALSE(shows(status, s)) << status;
+    }
+  }
+}
+
+TEST(Secrets, CredentialsAndEndpointPasswordNeverShowAtTraceLevel) {
+  // Every request fails (nothing listens), so every error path logs at -vv.
+  TempDir dir;
+  write_file(dir / "data/a.txt", "a");
+  const std::string secret = "TraceSecretKey/0123456789+abcdefEXAMPLE";
+  const std::string token = "TraceSessionTokenEXAMPLE//Zm9vYmFy==";
+  RunOptions options;
+  options.env = {"AWS_ACCESS_KEY_ID=AKIDTRACE", "AWS_SECRET_ACCESS_KEY=" + secret, "AWS_SESSION_TOKEN=" + token,
+                 "AWS_ENDPOINT_URL=http://bob:hunter2@127.0.0.1:" + std::to_string(closed_port())};
+  options.unset_env = {"AWS_ENDPOINT_URL_S3", "AWS_PROFILE", "AWS_SHARED_CREDENTIALS_FILE"};
+  test_support::Run r = run({"-vv", "--status-file", dir / "s.json", "--checkpoint",
+                             "path=" + dir / "data" + ",url=s3://bucket/p,frequency=1h", "--", "true"},
+                            options);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(shows(r.err, "debug")) << "is -vv on?\n" << r.err;
+  EXPECT_TRUE(shows(r.err, "http://***@127.0.0.1:")) << "the endpoint is not shown redacted:\n" << r.err;
+  std::string status = read_file(dir / "s.json");
+  for (const auto& [name, text] : std::vector<std::pair<std::string, std::string>>{
+           {"stderr", r.err}, {"stdout", r.out}, {"status", status}}) {
+    for (const std::string& s : {secret, std::string("TraceSecretKey"), token, std::string("TraceSessionToken"),
+                                 std::string("hunter2"), std::string("Signature="), std::string("AWS4-HMAC")})
+      EXPECT_FALSE(shows(text, s)) << name << " shows " << s << ":\n" << text;
+  }
 }
 
 }  // namespace
