@@ -2,11 +2,15 @@
 // with it, so the user's shell gets the prompt back; `fg` resumes both; Ctrl-C ends
 // the command with SIGINT and the supervisor exits 130.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
+#include <cstdlib>
 #include <cstdio>
 #include <memory>
+#include <vector>
 
 #include "harness.hpp"
 
@@ -19,8 +23,23 @@ class Tmux {
  public:
   Tmux() : socket_("supervise-test-" + std::to_string(::getpid())) {
     shell("new-session -d -s t -x 200 -y 50 'bash --norc --noprofile'");
+    for (const char* what : {"#{pid}", "#{pane_pid}"}) {
+      pid_t pid = static_cast<pid_t>(std::atol(shell(std::string("display-message -p -t t '") + what + "'").c_str()));
+      if (pid > 0) pids_.push_back(pid);
+    }
   }
-  ~Tmux() { shell("kill-server"); }
+  // The test process is a child subreaper (leftovers_check_test.cpp): the daemonized
+  // server and, once the server is gone, its pane's shell are our children to reap.
+  ~Tmux() {
+    shell("kill-server");
+    for (pid_t pid : pids_) {
+      bool reaped = eventually([&] { return ::waitpid(pid, nullptr, WNOHANG) != 0; });
+      if (!reaped) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+      }
+    }
+  }
 
   void keys(const std::string& keys) { shell("send-keys -t t " + keys); }
   std::string screen() { return shell("capture-pane -t t -p"); }
@@ -38,6 +57,7 @@ class Tmux {
     return out;
   }
   std::string socket_;
+  std::vector<pid_t> pids_;  // the server's and the pane shell's
 };
 
 TEST(JobControl, CtrlZStopsBothAndFgResumes) {
