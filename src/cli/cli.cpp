@@ -179,27 +179,53 @@ maps the exit code through exitActions and writes an exit-status JSON.
 
 Options:
   --spec FILE                 task spec, YAML or JSON: one task or a workflow
-  --task NAME                 the task to run from a workflow (required when it has several)
-  --status-file PATH          write the exit-status JSON there (env SUPERVISE_STATUS_FILE)
+                              (default none: the command comes after --)
+  --task NAME                 the task to run from a workflow (default the only task;
+                              required when it has several)
+  --status-file PATH          write the exit-status JSON there (default none;
+                              env SUPERVISE_STATUS_FILE)
   --termination-log PATH      also write a compact status of at most 4096 bytes there
-                              (Kubernetes terminationMessagePath, e.g. /dev/termination-log)
-  --exit-action ACTION=CODES  add an exit action, e.g. RESCHEDULE=1-255 (repeatable)
+                              (Kubernetes terminationMessagePath, e.g. /dev/termination-log;
+                              default none)
+  --exit-action ACTION=CODES  add an exit action, e.g. RESCHEDULE=1-255 (repeatable;
+                              default the spec's exitActions, then 0 COMPLETE, other FAIL)
   --checkpoint path=P,url=U,frequency=F[,regex=R]
-                              add a checkpoint (repeatable; regex last, may hold commas)
+                              add a checkpoint (repeatable; regex last, may hold commas;
+                              default the spec's checkpoint entries)
   --no-manifest               do not store a manifest after each checkpoint round
+                              (default a manifest is stored)
   --stop-timeout DUR          SIGTERM to SIGKILL delay when stopping processes (default 10s)
   --grace-period DUR          whole budget after a stop request (default 30s)
   --timeout DUR               longest run time; then stop as on SIGTERM (default none)
   --signal-target group|child who gets forwarded signals (default group)
   --exit-code-from command|action
-                              exit with the command's code (default) or with the action's:
-                              COMPLETE 0, RESCHEDULE 75, FAIL 1 (env SUPERVISE_EXIT_CODE_FROM)
+                              exit with the command's code (default command) or with the
+                              action's: COMPLETE 0, RESCHEDULE 75, FAIL 1
+                              (env SUPERVISE_EXIT_CODE_FROM)
   --log-level LEVEL           trace, debug, info, warn, error, off (default info;
                               env SUPERVISE_LOG_LEVEL)
-  -v, -vv, --verbose          debug, trace logging
-  -q, --quiet                 warnings and errors only
-  --validate                  check the spec and options, run nothing
-  --version, -h --help
+  -v, -vv, --verbose          debug, trace logging (default off)
+  -q, --quiet                 warnings and errors only (default off)
+  --validate                  check the spec and options, run nothing (default off)
+  --version                   print the version and exit
+  -h, --help                  print this help and exit
+
+Environment (an option on the command line wins over its variable):
+  SUPERVISE_STATUS_FILE       as --status-file
+  SUPERVISE_LOG_LEVEL         as --log-level
+  SUPERVISE_EXIT_CODE_FROM    as --exit-code-from
+  SUPERVISE_S3_MULTIPART_THRESHOLD
+                              s3:// files larger than this go up in parts: bytes or K/M/G
+                              (binary), 5MiB to 5GiB (default 64MiB)
+  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN
+                              s3:// credentials; without them the shared credentials file
+  AWS_SHARED_CREDENTIALS_FILE that file (default ~/.aws/credentials)
+  AWS_PROFILE                 its profile (default default)
+  AWS_REGION, AWS_DEFAULT_REGION
+                              s3:// region, the first set wins (default us-east-1)
+  AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL
+                              S3-compatible endpoint, path-style (default AWS itself)
+  AWS_CA_BUNDLE               PEM file of certificates to trust (default the system's)
 
 Durations: 90, 0.5, "30s", "1h30m", "1.5h", "500ms", "2d", ISO 8601 "PT1H30M".
 
