@@ -3,14 +3,23 @@
 # already there. Safe to run again and again.
 set -euo pipefail
 
+# What the build and the Debian package need (packaging/Dockerfile installs only these,
+# with --build-only).
 packages=(
   g++ cmake make pkg-config
   libboost1.81-dev libspdlog-dev nlohmann-json3-dev libyaml-cpp-dev libre2-dev
   libcurl4-openssl-dev    # headers; libcurl itself is loaded at run time for s3://
-  libgtest-dev googletest
-  tini dumb-init          # compatibility tests run the real peers
-  util-linux procps tmux  # unshare, script, ps; a terminal for the job-control tests
+  dpkg-dev file gzip      # cpack -G DEB: dpkg-shlibdeps finds Depends (scripts/package.sh)
 )
+# What the tests need besides.
+if [[ ${1-} != --build-only ]]; then
+  packages+=(
+    libgtest-dev googletest
+    tini dumb-init          # compatibility tests run the real peers
+    util-linux procps tmux  # unshare, script, ps; a terminal for the job-control tests
+    groff-base              # the man page test renders docs/supervise.1
+  )
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -7,3 +7,4 @@ scripts/setup.sh
 scripts/build.sh
 cd "${BUILD_DIR:-build}"
 ctest --output-on-failure -j2 --timeout 300
+cd "$OLDPWD" && scripts/package.sh   # the .deb: cpack, then its files, Depends, and a run
