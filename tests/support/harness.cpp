@@ -1,12 +1,15 @@
 #include "harness.hpp"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cctype>
 #include <cstring>
 #include <ctime>
 #include <regex>
@@ -54,12 +57,52 @@ std::string find_in_path(const std::string& name) {
   return name;
 }
 
-std::string read_file(const std::filesystem::path& path) {
+namespace {
+
+std::string read_whole_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error("cannot read " + path.string());
   std::ostringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+// The archive of status documents read by tests (see harness.hpp). A status is told by
+// its content: a JSON object with schema_version and action. The status file is
+// pretty-printed (it holds newlines), the termination log is one line.
+void archive_if_status(const std::string& text) {
+  static const char* const dir = std::getenv("SUPERVISE_STATUS_ARCHIVE");
+  if (dir == nullptr || *dir == '\0') return;
+  std::size_t first = text.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos || text[first] != '{') return;
+  auto doc = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!doc.is_object() || !doc.contains("schema_version") || !doc.contains("action")) return;
+  static std::atomic<int> counter{0};
+  std::string test = "no-test";
+  if (const auto* info = ::testing::UnitTest::GetInstance()->current_test_info())
+    test = std::string(info->test_suite_name()) + "." + info->name();
+  for (char& c : test)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_') c = '_';
+  bool compact = text.find('\n') == std::string::npos;
+  std::string name = test + "-" + std::to_string(::getpid()) + "-" + std::to_string(++counter) +
+                     (compact ? ".compact.json" : ".status.json");
+  std::filesystem::path target = std::filesystem::path(dir) / name;
+  std::filesystem::path temporary = std::filesystem::path(dir) / ("." + name + ".tmp");
+  std::filesystem::create_directories(dir);
+  {
+    std::ofstream out(temporary, std::ios::binary);
+    out << text;
+    if (!out) throw std::runtime_error("cannot write " + temporary.string());
+  }
+  std::filesystem::rename(temporary, target);
+}
+
+}  // namespace
+
+std::string read_file(const std::filesystem::path& path) {
+  std::string text = read_whole_file(path);
+  archive_if_status(text);
+  return text;
 }
 
 void write_file(const std::filesystem::path& path, const std::string& contents) {
@@ -210,8 +253,8 @@ Run Started::wait(std::chrono::milliseconds timeout) {
   int status = *status_;
   result.exit_code = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
   result.elapsed = elapsed_;
-  result.out = read_file(capture_->path() / "stdout");
-  result.err = read_file(capture_->path() / "stderr");
+  result.out = read_whole_file(capture_->path() / "stdout");
+  result.err = read_whole_file(capture_->path() / "stderr");
   return result;
 }
 

@@ -91,6 +91,11 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// read_file and read_json (which reads through read_file) also archive what they read
+// when it is an exit-status document and SUPERVISE_STATUS_ARCHIVE names a directory: a
+// copy goes there as <suite>.<test>-<pid>-<n>.status.json (pretty-printed, as
+// --status-file writes it) or .compact.json (one line, as --termination-log writes it),
+// for tests/schema/validate.py to check against schemas/.
 std::string read_file(const std::filesystem::path& path);
 void write_file(const std::filesystem::path& path, const std::string& contents);
 nlohmann::json read_json(const std::filesystem::path& path);
