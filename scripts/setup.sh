@@ -18,6 +18,7 @@ if [[ ${1-} != --build-only ]]; then
     tini dumb-init          # compatibility tests run the real peers
     util-linux procps tmux  # unshare, script, ps; a terminal for the job-control tests
     groff-base              # the man page test renders docs/supervise.1
+    valgrind                # tests/valgrind: the integration path under memcheck
     python3-jsonschema python3-yaml  # schema and Kubernetes tests (run with /usr/bin/python3)
   )
 fi
