@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -89,6 +90,9 @@ struct ResilientCase {
   const char* rule;
 };
 
+// What gtest shows for a case (instead of its bytes, which hold pointers).
+void PrintTo(const ResilientCase& c, std::ostream* os) { *os << "EXIT_CODE=" << (c.exit_code ? c.exit_code : "(unset)"); }
+
 class ResilientTask : public testing::TestWithParam<ResilientCase> {};
 
 TEST_P(ResilientTask, MapsTheExitCode) {
@@ -119,7 +123,10 @@ INSTANTIATE_TEST_SUITE_P(ExitCodes, ResilientTask,
                                          ResilientCase{"1", 1, "RESCHEDULE", "RESCHEDULE: 1-255"},
                                          ResilientCase{"42", 42, "RESCHEDULE", "RESCHEDULE: 1-255"},
                                          ResilientCase{"255", 255, "RESCHEDULE",
-                                                       "RESCHEDULE: 1-255"}));
+                                                       "RESCHEDULE: 1-255"}),
+                         [](const auto& info) {
+                           return std::string(info.param.exit_code ? info.param.exit_code : "unset");
+                         });
 
 // ---- train-with-checkpointing.{yaml,json}: writes /tmp/run.sh, runs it with bash ---------
 
