@@ -15,6 +15,7 @@ status::Status after_run(const spec::Task& task, const RunResult& run, cli::Exit
   s.command = task.command;
   s.started_at = run.started_at;
   s.finished_at = std::chrono::system_clock::now();
+  s.elapsed = std::chrono::steady_clock::now() - run.started_steady;
   if (run.stop) s.stop = status::Stop{run.stop->requested_by, run.stop->at};
   s.checkpoints = run.checkpoints;
   if (run.exec_failure) {

@@ -41,6 +41,7 @@ class Run {
     foreground_ = stdin_is_our_terminal();
     process::SpawnRequest request{options_.argv, options_.environment, foreground_, &inherited_};
     result_.started_at = std::chrono::system_clock::now();
+    result_.started_steady = std::chrono::steady_clock::now();
     process::Spawned spawned = process::spawn(request);
     pid_ = spawned.pid;
     result_.exec_failure = spawned.exec_failure;

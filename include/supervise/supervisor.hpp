@@ -37,6 +37,7 @@ struct StopRequest {
 
 struct RunResult {
   std::chrono::system_clock::time_point started_at;
+  std::chrono::steady_clock::time_point started_steady;  // for the duration: immune to clock steps
   std::optional<process::ExitStatus> exit;           // how the main process ended
   std::optional<process::ExecFailure> exec_failure;  // the command never ran
   std::optional<StopRequest> stop;

@@ -61,7 +61,8 @@ nlohmann::ordered_json to_json(const Status& s) {
   for (const auto& c : s.checkpoints) checkpoints.push_back(checkpoint_json(c));
   json duration = nullptr;
   if (s.started_at)
-    duration = std::chrono::duration<double>(s.finished_at - *s.started_at).count();
+    duration = s.elapsed ? std::chrono::duration<double>(*s.elapsed).count()
+                         : std::chrono::duration<double>(s.finished_at - *s.started_at).count();
   return {
       {"schema_version", 1},
       {"task", optional_string(s.task)},

@@ -182,3 +182,21 @@ TEST(ExitStatus, FromWaitStatus) {
 
 }  // namespace
 }  // namespace supervise
+
+namespace supervise::status {
+namespace {
+
+// A wall-clock step back during the run (NTP, a VM resumed) must not make the duration
+// negative: the steady-clock elapsed time wins when it is known.
+TEST(Status, DurationComesFromTheSteadyClockWhenKnown) {
+  Status s;
+  s.started_at = std::chrono::system_clock::time_point(std::chrono::seconds(1'000'000));
+  s.finished_at = *s.started_at - std::chrono::seconds(5);  // the clock went back
+  s.elapsed = std::chrono::milliseconds(1500);
+  EXPECT_NEAR(to_json(s)["duration_seconds"].get<double>(), 1.5, 1e-9);
+  s.elapsed.reset();
+  EXPECT_NEAR(to_json(s)["duration_seconds"].get<double>(), -5.0, 1e-9);  // no steady time: the wall clocks
+}
+
+}  // namespace
+}  // namespace supervise::status

@@ -50,6 +50,9 @@ struct Status {
   std::vector<std::string> command;
   std::optional<TimePoint> started_at;  // null when the command never started
   TimePoint finished_at{};
+  // started_at to finished_at on the steady clock, so a wall-clock step during the run
+  // cannot make duration_seconds negative; without it, finished_at - started_at.
+  std::optional<std::chrono::steady_clock::duration> elapsed;
   std::optional<Stop> stop;
   std::vector<Checkpoint> checkpoints;
   int supervisor_exit_code = 125;  // what the supervisor itself exits with
