@@ -11,8 +11,20 @@ std::string Diagnostic::to_string() const {
   return out + message;
 }
 
+namespace {
+
+// A source or location is shown as it is, but quoted when it holds a control byte: a
+// file name or option given on the command line cannot forge or garble a line of stderr.
+std::string one_line(std::string text) {
+  for (unsigned char c : text)
+    if (c < 0x20 || c == 0x7f) return quote(text);
+  return text;
+}
+
+}  // namespace
+
 void Diagnostics::add(std::string source, std::string location, std::string message) {
-  items_.push_back({std::move(source), std::move(location), std::move(message)});
+  items_.push_back({one_line(std::move(source)), one_line(std::move(location)), std::move(message)});
 }
 
 void Diagnostics::append(const Diagnostics& other) {

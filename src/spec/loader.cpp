@@ -36,6 +36,26 @@ std::string plain_or_quoted(std::string_view text) {
   return plain ? std::string(text) : quote(text);
 }
 
+// A parser's message (yaml-cpp, nlohmann_json, RE2) may quote bytes of the input: control
+// bytes are escaped and the message is cut at 200 bytes (never inside a UTF-8
+// character), so that it stays one readable line.
+std::string printable(std::string_view message) {
+  constexpr std::size_t kMaxBytes = 200;
+  std::string out;
+  for (std::size_t i = 0; i < message.size(); ++i) {
+    auto c = static_cast<unsigned char>(message[i]);
+    if (out.size() >= kMaxBytes && (c & 0xc0) != 0x80) return out + "...";
+    if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
 std::string join(const std::string& prefix, std::string_view key) {
   return prefix.empty() ? plain_or_quoted(key) : prefix + "." + plain_or_quoted(key);
 }
@@ -210,7 +230,7 @@ std::optional<YAML::Node> parse_tree(const Source& source, Diagnostics& diag) {
       std::string what = e.what();
       if (auto close = what.find("] "); what.rfind("[json.", 0) == 0 && close != std::string::npos)
         what = what.substr(close + 2);
-      diag.add(source.name, "", "invalid JSON: " + what);
+      diag.add(source.name, "", "invalid JSON: " + printable(what));
       return std::nullopt;
     }
   }
@@ -229,7 +249,7 @@ std::optional<YAML::Node> parse_tree(const Source& source, Diagnostics& diag) {
     diag.add(source.name, line_column(e.mark), "nesting deeper than " + std::to_string(kMaxNesting) + " levels");
     return std::nullopt;
   } catch (const YAML::Exception& e) {
-    diag.add(source.name, line_column(e.mark), "invalid YAML: " + e.msg);
+    diag.add(source.name, line_column(e.mark), "invalid YAML: " + printable(e.msg));
     return std::nullopt;
   }
 }
@@ -404,6 +424,9 @@ class TaskReader {
       if (p.empty()) {
         problem(field(at, "path"), "is empty");
         ok = false;
+      } else if (path->find('\0') != std::string::npos) {
+        problem(field(at, "path"), quote(*path) + " holds a NUL byte");
+        ok = false;
       } else {
         if (p.is_relative()) p = std::filesystem::path(working_dir_) / p;
         std::string normal = p.lexically_normal().string();
@@ -448,7 +471,7 @@ class TaskReader {
         options.set_log_errors(false);
         RE2 re(*regex, options);
         if (!re.ok()) {
-          problem(field(at, "regex"), quote(*regex) + " is not a valid RE2 expression: " + re.error());
+          problem(field(at, "regex"), quote(*regex) + " is not a valid RE2 expression: " + printable(re.error()));
           ok = false;
         } else {
           cp.regex = *regex;
@@ -524,6 +547,10 @@ class TaskReader {
       auto args = strings(n["args"], join(where, "args"));
       task.command.insert(task.command.end(), args.begin(), args.end());
     }
+    // exec would cut an argument at a NUL byte: what ran would not be what the spec says.
+    for (std::size_t i = 0; i < task.command.size(); ++i)
+      if (task.command[i].find('\0') != std::string::npos)
+        problem(join(where, "command"), quote(task.command[i]) + " holds a NUL byte");
     read_environment(n["environment"], join(where, "environment"), task);
     read_files(n["files"], join(where, "files"), task);
     const YAML::Node& checkpoints = n["checkpoint"];

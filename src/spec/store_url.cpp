@@ -54,12 +54,15 @@ std::string redact_url(std::string_view text) {
 Result<StoreUrl> parse_store_url(std::string_view text) {
   std::string shown = quote(redact_url(text));
   StoreUrl url;
+  // The file system would cut a path at a NUL byte, and no S3 key holds one.
+  if (text.find('\0') != std::string_view::npos) return Error{shown + " holds a NUL byte"};
   if (starts_with_ci(text, "file://")) {
     std::string_view rest = text.substr(7);
     if (rest.empty() || rest.front() != '/')
       return Error{shown + " is not a file:// URL of an absolute directory (file:///dir)"};
     std::string dir = std::filesystem::path(rest).lexically_normal().string();
-    if (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+    // lexically_normal keeps "///" as it is: take every trailing '/' off.
+    while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
     url.scheme = StoreUrl::Scheme::kFile;
     url.dir = dir;
     url.text = "file://" + dir;
