@@ -15,7 +15,7 @@
 # - 6 small files: 2,000 x 4 KiB; a final checkpoint `supervise -q --checkpoint
 #   path=DIR,url=s3://bench/P,frequency=1h -- true` (the whole process), each run to a
 #   fresh prefix. Every run's copy is checked where it landed (count, bytes, and for nginx
-#   a checksum of the contents), then deleted.
+#   a checksum of the contents); nginx's are deleted after the last run.
 #   (a) nginx: `aws s3 cp --recursive` (one PUT per file, nothing else; the default 10
 #   threads: 4, 20 and 50 are no faster). rclone: `--s3-no-check-bucket` (else it creates
 #   the bucket, nginx answers 409 in HTML and rclone retries for minutes), `--no-check-dest`
@@ -23,9 +23,8 @@
 #   every PUT: 2.5x slower); one HEAD of the destination stays (404). --transfers 4-64 are
 #   alike: default 4.
 #   (b) moto: `aws s3 sync` and `rclone copy` with the same flags (all optional there).
-# - 7 large file: one file; MB/s = 10^6 bytes per second of wall time.
-# Before every run of 6 and 7: `sync`, then a wait until the disk is quiet (untimed), so
-# that no run pays for what the previous one wrote or deleted.
+# - 7 large file: one file; MB/s = 10^6 bytes per second of wall time; each copy is
+#   checked (size) and deleted after its run.
 #   nginx (no multipart): supervise with SUPERVISE_S3_MULTIPART_THRESHOLD=2GiB, aws with
 #   s3.multipart_threshold = 2GB (AWS_CONFIG_FILE), rclone --s3-upload-cutoff 5G
 #   --s3-disable-checksum (else it reads the file once more for its MD5 first); limit: a
@@ -47,6 +46,10 @@
 #   then RUNS timed runs each of `aws s3 sync` (defaults) and `rclone sync --fast-list
 #   --update --use-server-modtime` (without them rclone HEADs every object for its mtime:
 #   about 10x slower; `--checksum` is about 30% slower), each checked to transfer nothing.
+# Before every run of 6 and 7: `sync`, then a wait until the disk is quiet (untimed), so
+# that no run pays for what the previous one wrote or deleted. Tools take turns: run N
+# starts with a different one. A full run takes about 30 minutes on 2 cores, 5 of them
+# moto storing the 100,000 files; --quick about 2.
 source "$(dirname "$0")/lib.sh"
 
 quick=0
