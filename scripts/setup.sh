@@ -20,6 +20,7 @@ if [[ ${1-} != --build-only ]]; then
     groff-base              # the man page test renders docs/supervise.1
     valgrind                # tests/valgrind: the integration path under memcheck
     python3-jsonschema python3-yaml  # schema and Kubernetes tests (run with /usr/bin/python3)
+    clang-14 libclang-rt-14-dev llvm-14  # scripts/fuzz.sh: libFuzzer, its sanitizers, llvm-symbolizer
   )
 fi
 
