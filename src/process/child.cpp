@@ -44,6 +44,11 @@ std::vector<std::string> exec_candidates(const std::string& file, const std::vec
   return out;
 }
 
+// execvp's errors that mean "not in this PATH entry": the search goes on to the next.
+bool not_here(int error) {
+  return error == ENOENT || error == ENOTDIR || error == ESTALE || error == ENODEV || error == ETIMEDOUT;
+}
+
 struct ExecPlan {
   std::vector<char*> candidates;  // null-terminated
   std::vector<char*> argv;        // null-terminated
@@ -80,10 +85,9 @@ struct ExecPlan {
       error = errno;
     }
     if (error == EACCES) denied = true;
-    else if (error != ENOENT && error != ENOTDIR && error != ESTALE && error != ENODEV && error != ETIMEDOUT) break;
+    else if (!not_here(error)) break;
   }
-  if (denied && (error == ENOENT || error == ENOTDIR || error == ESTALE || error == ENODEV || error == ETIMEDOUT))
-    error = EACCES;
+  if (denied && not_here(error)) error = EACCES;
   ssize_t ignored = ::write(report_fd, &error, sizeof error);
   (void)ignored;
   ::_exit(exit_code_for(error));
