@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "supervise/spec/base64.hpp"
+#include "supervise/spec/checkpoint_places.hpp"
 
 namespace supervise::spec {
 namespace {
@@ -411,6 +412,7 @@ class TaskReader {
   void read_checkpoint(const YAML::Node& entry, const std::string& at, Task& task) {
     if (!known_keys(entry, at, {"path", "url", "frequency", "regex"})) return;
     Checkpoint cp;
+    cp.place = at;
     bool ok = true;
     auto required = [&](const char* key) -> std::optional<std::string> {
       if (is_absent(entry[key])) {
@@ -625,6 +627,15 @@ void apply_overrides(const Overrides& o, Task& task, TaskReader& cli) {
   }
 }
 
+// Entries of one task (spec and --checkpoint) that store to the same place, each reported
+// where it was given.
+void report_place_problems(const Task& task, TaskReader& spec, TaskReader& cli) {
+  for (const auto& p : place_problems(task.checkpoints)) {
+    const Checkpoint& cp = task.checkpoints[p.entry];
+    (cp.place.rfind("--", 0) == 0 ? cli : spec).problem(cp.place, p.message);
+  }
+}
+
 // ---- finding the task in a workflow --------------------------------------------------
 
 struct Located {
@@ -706,6 +717,7 @@ std::vector<Task> load(const LoadRequest& request) {
     Task task;
     task.name = request.task_name;
     apply_overrides(request.overrides, task, cli);
+    report_place_problems(task, cli, cli);
     add_cli_problems();
     if (!diag.empty()) throw InputError(std::move(diag));
     tasks.push_back(std::move(task));
@@ -752,6 +764,7 @@ std::vector<Task> load(const LoadRequest& request) {
     Task task = reader.read_task(t.node, t.where, has_command);
     if (!task.name && request.task_name) task.name = request.task_name;
     apply_overrides(request.overrides, task, cli);
+    report_place_problems(task, reader, cli);
     tasks.push_back(std::move(task));
   }
   add_cli_problems();

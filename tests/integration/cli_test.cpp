@@ -146,6 +146,46 @@ TEST(Cli, BadCheckpointIsAUsageError) {
                      {"--checkpoint", "a,(b"});
 }
 
+TEST(Cli, CheckpointsStoringToTheSamePlaceAreAUsageError) {
+  // a/ck and b/ck both store under <store>/ck: without the check the command would run
+  // and the final rounds would write the store.
+  TempDir dir;
+  fs::create_directories(dir / "a/ck");
+  fs::create_directories(dir / "b/ck");
+  write_file(dir / "a/ck/model.pt", "a");
+  write_file(dir / "b/ck/model.pt", "b");
+  std::string status = dir / "status.json";
+  std::string first = "path=a/ck,url=file://" + dir / "store" + ",frequency=1s";
+  std::string second = "path=b/ck,url=file://" + dir / "store" + ",frequency=1s";
+  RunOptions options;
+  options.cwd = dir.path();  // the relative paths keep the option short enough to show whole
+  auto r =
+      run(concat({"--status-file", status, "--checkpoint", first, "--checkpoint", second, "--"},
+                 marking_command(dir)),
+          options);
+  SCOPED_TRACE("stderr:\n" + r.err);
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_FALSE(fs::exists(dir / "ran")) << "the command must not run";
+  EXPECT_FALSE(fs::exists(dir / "store")) << "nothing may be stored";
+  std::string message = "stores to the same place as --checkpoint " + first + " (\"file://" +
+                        dir / "store/ck" + "\"): both would overwrite each other's files";
+  if (second.size() <= 80) {  // longer options are shown quoted and cut (a long TMPDIR)
+    EXPECT_EQ(r.err, "supervise: command line: --checkpoint " + second + ": " + message + "\n");
+  } else {
+    ASSERT_EQ(lines(r.err).size(), 1u);
+    EXPECT_EQ(r.err.rfind("supervise: command line: --checkpoint ", 0), 0u);
+    EXPECT_NE(r.err.find("both would overwrite each other's files"), std::string::npos);
+  }
+  auto s = read_json(status);
+  EXPECT_EQ(s["action"], "FAIL");
+  EXPECT_EQ(s["exit_code"], 125);
+  EXPECT_EQ(s["supervisor_exit_code"], 125);
+  EXPECT_TRUE(s["started_at"].is_null());
+  EXPECT_NE(s["error"].get<std::string>().find("both would overwrite each other's files"),
+            std::string::npos)
+      << s["error"];
+}
+
 TEST(Cli, BadExitCodeFromIsAUsageError) {
   expect_usage_error({"--exit-code-from", "bogus"}, {"--exit-code-from"});
 }

@@ -215,6 +215,8 @@ NOT_EXPRESSIBLE = {
     "frequency-too-short.yaml": "a duration string's value (500ms < 1s) is beyond a pattern",
     "checkpoint-regex.yaml": "RE2 syntax is not JSON Schema's regex format",
     "file-duplicate-path.yaml": "uniqueness after path normalisation",
+    "checkpoint-same-place.yaml": "two entries' url + basename of path storing to the same keys: a relation between values",
+    "checkpoint-store-inside-path.yaml": "a file:// url's directory inside the entry's path: a relation between values",
     "exit-action-overlap.yaml": "codes covered by two actions: a relation between values",
     "exit-action-twice.yaml": "the same key in two letter cases",
     "exit-action-codes.yaml": "a range that runs backwards (10-1)",

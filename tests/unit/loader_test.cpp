@@ -457,6 +457,18 @@ std::vector<ValidRow> valid_rows() {
       {"checkpoint_override_without_spec",
        with_checkpoints(command_line({"/bin/true"}), {"path=/x,url=file:///y,frequency=5s"}),
        one_checkpoint("/x", "file:///y", seconds(5), std::nullopt)},
+      {"checkpoint_place_is_where_it_was_given",
+       with_checkpoints(spec("tasks:\n- name: t\n  command: [x]\n  checkpoint:\n"
+                             "  - {path: /a/ck, url: 's3://bucket/run', frequency: 1m}\n"
+                             "  - {path: /a/ck2, url: 's3://bucket/run', frequency: 1m}\n"),
+                        {"path=/a/ck.d,url=s3://bucket/run,frequency=5s"}),
+       [](const std::vector<Task>& tasks) {
+         const auto& cps = tasks.at(0).checkpoints;
+         ASSERT_EQ(cps.size(), 3u);
+         EXPECT_EQ(cps[0].place, "tasks[0].checkpoint[0]");
+         EXPECT_EQ(cps[1].place, "tasks[0].checkpoint[1]");
+         EXPECT_EQ(cps[2].place, "--checkpoint path=/a/ck.d,url=s3://bucket/run,frequency=5s");
+       }},
       {"overrides_apply_to_every_task",
        with_exit_actions(all_tasks(spec(three_tasks)), {"RESCHEDULE=1"}),
        [](const std::vector<Task>& tasks) {
@@ -822,6 +834,59 @@ std::vector<InvalidRow> invalid_rows() {
       {"checkpoint_entry_not_a_map",
        spec(task("checkpoint: [/c]\n")),
        {F("checkpoint[0]", "must be a map, not a scalar")}},
+      {"checkpoint_same_place",
+       spec("tasks:\n- name: t\n  command: [x]\n  checkpoint:\n"
+            "  - {path: /a/ck, url: 's3://bucket/run', frequency: 1m}\n"
+            "  - {path: /b/ck, url: 's3://bucket/run/', frequency: 5m}\n"),
+       {F("tasks[0].checkpoint[1]",
+          "stores to the same place as tasks[0].checkpoint[0] "
+          "(\"s3://bucket/run/ck\"): both would overwrite each other's files")}},
+      {"checkpoint_same_place_other_problems_first",
+       spec("tasks:\n- name: t\n  command: [x]\n  checkpoint:\n"
+            "  - {path: /a/ck, url: 'file:///s', frequency: 1m}\n"
+            "  - {path: /b/ck, url: 'file:///s', frequency: 5x}\n"
+            "  - {path: /c/ck, url: 'file:///s', frequency: 1m}\n"),
+       {F("tasks[0].checkpoint[1].frequency", "\"5x\" is not a duration"),
+        F("tasks[0].checkpoint[2]",
+          "stores to the same place as tasks[0].checkpoint[0] (\"file:///s/ck\")")}},
+      {"checkpoint_store_inside_path",
+       spec(task("checkpoint:\n- {path: /data/ck, url: 'file:///data/ck/store', frequency: 1m}\n")),
+       {F("checkpoint[0]",
+          "url \"file:///data/ck/store\" is inside path \"/data/ck\": each round "
+          "would copy the store into itself")}},
+      {"checkpoint_path_where_it_is_stored_relative",
+       in_dir(spec(task("checkpoint:\n- {path: ck, url: 'file:///work', frequency: 1m}\n")),
+              "/work"),
+       {F("checkpoint[0]", "path \"/work/ck\" is where url \"file:///work\" stores it")}},
+      {"checkpoint_option_same_place_as_spec_entry",
+       with_checkpoints(
+           spec(task("checkpoint:\n- {path: /a/ck, url: 's3://bucket/run', frequency: 1m}\n")),
+           {"path=/b/ck,url=s3://bucket/run,frequency=1m"}),
+       {C("--checkpoint path=/b/ck,url=s3://bucket/run,frequency=1m",
+          "stores to the same place as the spec's checkpoint[0] (\"s3://bucket/run/ck\")")}},
+      {"checkpoint_two_options_same_place",
+       with_checkpoints(command_line({"/bin/true"}),
+                        {"path=/a/ck,url=s3://bucket/run,frequency=1m",
+                         "path=/b/ck,url=s3://bucket/run,frequency=1m"}),
+       {C("--checkpoint path=/b/ck,url=s3://bucket/run,frequency=1m",
+          "stores to the same place as --checkpoint path=/a/ck,url=s3://bucket/run,frequency=1m "
+          "(\"s3://bucket/run/ck\")")}},
+      {"checkpoint_option_inside_its_path",
+       with_checkpoints(command_line({"/bin/true"}),
+                        {"path=/data,url=file:///data/out,frequency=1m"}),
+       {C("--checkpoint path=/data,url=file:///data/out,frequency=1m",
+          "url \"file:///data/out\" is inside path \"/data\"")}},
+      {"checkpoint_option_same_place_in_every_task",
+       with_checkpoints(all_tasks(spec("tasks:\n"
+                                       "- {name: a, command: [x], checkpoint: [{path: /a/ck, url: "
+                                       "'file:///s', frequency: 1m}]}\n"
+                                       "- {name: b, command: [x], checkpoint: [{path: /b/ck, url: "
+                                       "'file:///s', frequency: 1m}]}\n")),
+                        {"path=/c/ck,url=file:///s,frequency=1m"}),
+       {C("--checkpoint path=/c/ck,url=file:///s,frequency=1m",
+          "stores to the same place as the spec's tasks[0].checkpoint[0] (\"file:///s/ck\")"),
+        C("--checkpoint path=/c/ck,url=file:///s,frequency=1m",
+          "stores to the same place as the spec's tasks[1].checkpoint[0] (\"file:///s/ck\")")}},
       {"checkpoint_second_entry_located",
        spec("tasks:\n- name: t\n  command: [x]\n  checkpoint:\n  - {path: /a, url: 'file:///s', "
             "frequency: 1m}\n"

@@ -26,6 +26,9 @@ struct Checkpoint {
   StoreUrl url;
   Duration frequency{};
   std::optional<std::string> regex;  // compiles under RE2
+  // Where the entry was given, for messages: "tasks[0].checkpoint[1]" (in the spec) or
+  // "--checkpoint path=/x,url=..." (on the command line, URL redacted).
+  std::string place;
 };
 
 struct Task {
