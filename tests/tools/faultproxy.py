@@ -33,6 +33,15 @@ rules change, their counters start over). Each rule:
                       comes) until the client gives up or "stall_seconds" pass
              "slow"   forward, then send the answer at "rate" bytes/s (default 8): slower
                       than any sane low-speed limit
+             "delay"  read the whole body (answering 100-continue), hold the request for
+                      "seconds" (default 5), then forward it and pass the answer back:
+                      a server that takes long to answer (a CompleteMultipartUpload
+                      that takes 25 s); logged with "delay_seconds"
+             "drop_answer"  forward the request and read upstream's whole answer, then
+                      close the client connection without sending any of it: the server
+                      did the work, the client never hears. "close": "fin" (default: an
+                      orderly close, the client reads end of file) or "reset" (RST).
+                      Logged with upstream's "status"
     Rules are tried in order; a rule counts only the requests that reach it (no earlier
     rule fired) and pass its filters. The first rule that fires decides; none: forwarded.
 
@@ -40,6 +49,9 @@ Refusal: for the first --refuse-seconds after start the proxy does not listen at
 (mode "unbound": connections are refused) or accepts and closes at once (mode "close",
 each logged as {"refused": true}). The control file may also hold "refuse_seconds" and
 "refuse_mode" (counted from the moment the control file is first read with them).
+
+Restart: the listening socket has SO_REUSEADDR, so after the proxy is killed (SIGKILL,
+even with connections open) a new one can listen on the same --port at once.
 
 Safety: the proxy ends by itself when no connection or request came for --idle-timeout
 seconds (default 120) or when its parent process is gone. Tests stop it by pid.
@@ -259,7 +271,8 @@ class Proxy:
                     stall(client, reader, float(rule.spec.get("stall_seconds", 3600)), self.touch)
                     return
 
-                # forward (also "slow": forwarded, answered slowly)
+                # forward (also "slow": forwarded, answered slowly; "delay": forwarded late;
+                # "drop_answer": forwarded, never answered)
                 if expects:
                     send_all(client, b"HTTP/1.1 100 Continue\r\n\r\n")
                 body = reader.read_body(req)
@@ -268,6 +281,10 @@ class Proxy:
                     self.log(record)
                     return
                 record.update(body_record(body))
+                if action == "delay":
+                    seconds = float(rule.spec.get("seconds", 5))
+                    record["delay_seconds"] = seconds
+                    hold(seconds, self.touch)
                 try:
                     if upstream is None:
                         upstream = http.client.HTTPConnection(self.upstream.hostname, self.upstream.port, timeout=600)
@@ -298,6 +315,12 @@ class Proxy:
                 data = ("\r\n".join(out) + "\r\n\r\n").encode("latin-1") + payload
                 if action == "slow":
                     trickle(client, data, float(rule.spec.get("rate", 8)), self.touch)
+                    return
+                if action == "drop_answer":
+                    if rule.spec.get("close", "fin") == "reset":
+                        reset(client)
+                    else:
+                        client.shutdown(socket.SHUT_RDWR)
                     return
                 send_all(client, data)
                 if not keep:
@@ -522,6 +545,17 @@ def stall(sock, reader, seconds, touch):
         except OSError:
             return
     reset(sock)
+
+
+def hold(seconds, touch):
+    """Sleeps `seconds`, keeping the idle watchdog away."""
+    until = time.monotonic() + seconds
+    while True:
+        left = until - time.monotonic()
+        if left <= 0:
+            return
+        touch()
+        time.sleep(min(0.5, left))
 
 
 def trickle(sock, data, rate, touch):
