@@ -46,6 +46,24 @@ void fsync_directory(const std::string& dir) {
 
 }  // namespace
 
+std::string temporary_prefix(const std::string& filename) {
+  // "." + name + ".tmp-" + 6 characters must fit NAME_MAX (255): a name of 244 bytes or
+  // more is cut (the temporary file is only ever found by its directory walk or pattern).
+  constexpr std::size_t kRoom = 255 - 1 - 5 - 6;
+  return "." + filename.substr(0, kRoom) + ".tmp-";
+}
+
+bool is_temporary_name(std::string_view name) {
+  // ".<at least one byte>.tmp-" and the 6 characters mkostemp puts in place of XXXXXX.
+  constexpr std::size_t kSuffix = 5 + 6;
+  if (name.size() < 2 + kSuffix || name.front() != '.') return false;
+  std::string_view tail = name.substr(name.size() - kSuffix);
+  if (tail.substr(0, 5) != ".tmp-") return false;
+  for (char c : tail.substr(5))
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) return false;
+  return true;
+}
+
 void write_all(int fd, std::string_view data, const std::string& path) {
   while (!data.empty()) {
     ssize_t n = ::write(fd, data.data(), data.size());
@@ -85,7 +103,7 @@ void write_atomically_with(const std::string& path, mode_t mode, bool make_paren
   if (make_parents) create_parents(path);
   std::filesystem::path target(path);
   std::string dir = target.parent_path().empty() ? "." : target.parent_path().string();
-  std::string tmpl = (std::filesystem::path(dir) / ("." + target.filename().string() + ".tmp-XXXXXX")).string();
+  std::string tmpl = (std::filesystem::path(dir) / (temporary_prefix(target.filename().string()) + "XXXXXX")).string();
   int fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
   if (fd < 0) throw FileError(errno, "cannot create a temporary file beside " + path);
   TempFile tmp(fd, tmpl);

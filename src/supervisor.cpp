@@ -34,6 +34,7 @@ class Run {
         checkpoints_(io_, options_.checkpoints, options_.checkpoint_settings),
         kill_timer_(io_),
         timeout_timer_(io_),
+        cancel_timer_(io_),
         grace_timer_(io_) {}
 
   RunResult run() {
@@ -124,11 +125,21 @@ class Run {
   // The longest the supervisor waits after a stop request, or for leftovers after the
   // main process ended: then it finishes, whatever still runs (an unkillable process in
   // D state or a hung store must not keep the status from being written). It gives up a
-  // little early (a tenth of the period, at most 1 s) so the status is on disk in time.
+  // little early (a tenth of the period, at most 1 s) so the status is on disk in time,
+  // and a little before that (another tenth, at most 2 s) it cancels the checkpoint
+  // rounds still running, which then abort their multipart uploads.
   void arm_grace_timer() {
     if (grace_armed_) return;
     grace_armed_ = true;
     spec::Duration margin = std::min<spec::Duration>(options_.grace_period / 10, std::chrono::seconds(1));
+    spec::Duration cleanup = std::min<spec::Duration>(options_.grace_period / 10, std::chrono::seconds(2));
+    cancel_timer_.expires_after(options_.grace_period - margin - cleanup);
+    cancel_timer_.async_wait([this, cleanup](const boost::system::error_code& ec) {
+      if (ec) return;
+      spdlog::warn("grace period of {} nearly over; stopping the checkpoint rounds",
+                   spec::format_duration(options_.grace_period));
+      checkpoints_.cancel(checkpoint::Clock::now() + cleanup);
+    });
     grace_timer_.expires_after(options_.grace_period - margin);
     grace_timer_.async_wait([this](const boost::system::error_code& ec) {
       if (ec) return;
@@ -222,6 +233,7 @@ class Run {
     done_ = true;
     kill_timer_.cancel();
     timeout_timer_.cancel();
+    cancel_timer_.cancel();
     grace_timer_.cancel();
     io_.stop();
   }
@@ -234,6 +246,7 @@ class Run {
   checkpoint::Engine checkpoints_;
   boost::asio::steady_timer kill_timer_;
   boost::asio::steady_timer timeout_timer_;
+  boost::asio::steady_timer cancel_timer_;
   boost::asio::steady_timer grace_timer_;
   pid_t pid_ = -1;
   bool main_exited_ = false;

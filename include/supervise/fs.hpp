@@ -37,6 +37,12 @@ void write_atomically(const std::string& path, std::string_view data, mode_t mod
 void write_atomically_with(const std::string& path, mode_t mode, bool make_parents,
                            const std::function<void(int fd)>& fill);
 
+// The temporary file of write_atomically for `filename` is this prefix plus six random
+// characters: ".<filename>.tmp-XXXXXX", the name cut so that it fits NAME_MAX.
+std::string temporary_prefix(const std::string& filename);
+// True for a name of that form (".<something>.tmp-" and six letters or digits).
+bool is_temporary_name(std::string_view name);
+
 // Writes all of `data` to `fd`, retrying short writes and EINTR; throws FileError
 // naming `path`.
 void write_all(int fd, std::string_view data, const std::string& path);

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "supervise/diagnostics.hpp"
+#include "supervise/spec/checkpoint_places.hpp"
 
 namespace supervise::checkpoint {
 namespace {
@@ -19,7 +20,8 @@ struct Shared {
   spec::Checkpoint entry;
   std::unique_ptr<re2::RE2> regex;
   std::shared_ptr<Store> store;
-  std::atomic<bool> cancel{false};
+  Cancel cancel;
+  Progress progress;  // of the running round
   std::mutex mutex;
   boost::asio::io_context* io = nullptr;  // null once nobody waits for results
   Engine* engine = nullptr;
@@ -36,7 +38,7 @@ std::string megabytes(std::uint64_t bytes) {
 struct Engine::Entry {
   std::shared_ptr<Shared> shared;
   boost::asio::steady_timer timer;
-  StoredFiles stored;  // moved to the worker while a round runs
+  EntryState state;  // moved to the worker while a round runs
   bool running = false;
   bool final_wanted = false;
   bool final_done = false;
@@ -58,6 +60,12 @@ std::vector<Configured> configure(const std::vector<spec::Checkpoint>& entries) 
       problems.add("checkpoint", "[" + std::to_string(i) + "].url", e.what());
     }
   }
+  // The loader checked the places as written; here they are checked as they resolve
+  // through symbolic links, which only start-up can see.
+  for (const auto& p : spec::real_place_problems(entries)) {
+    const std::string& place = entries[p.entry].place;
+    problems.add(place.rfind("--", 0) == 0 ? "command line" : "checkpoint", place, p.message);
+  }
   if (!problems.empty()) throw InputError(std::move(problems));
   return out;
 }
@@ -77,7 +85,7 @@ Engine::Engine(boost::asio::io_context& io, std::vector<Configured> entries, Set
 
 Engine::~Engine() {
   for (auto& e : entries_) {
-    e->shared->cancel = true;
+    e->shared->cancel.request(Clock::now());
     std::lock_guard lock(e->shared->mutex);
     e->shared->io = nullptr;
   }
@@ -104,7 +112,8 @@ void Engine::begin_round(std::size_t index, bool final) {
   RoundRequest request{&e.shared->entry, e.shared->regex.get(), e.rounds + 1, final, settings_.manifest,
                        settings_.retry};
   spdlog::info("Checkpointing data from {} to {}...", e.spec().path, e.spec().url.text);
-  auto stored = std::make_shared<StoredFiles>(std::move(e.stored));
+  e.shared->progress.reset();
+  auto state = std::make_shared<EntryState>(std::move(e.state));
   auto failed = [request](const std::string& why) {
     RoundResult result;
     result.number = request.number;
@@ -115,32 +124,32 @@ void Engine::begin_round(std::size_t index, bool final) {
     return result;
   };
   try {
-    std::thread([shared = e.shared, request, stored, index, failed] {
+    std::thread([shared = e.shared, request, state, index, failed] {
       RoundResult result;
       try {
-        result = run_round(request, *shared->store, *stored, shared->cancel);
+        result = run_round(request, *shared->store, *state, shared->progress, shared->cancel);
       } catch (const std::exception& ex) {  // nothing may escape a worker thread
         result = failed(std::string("internal error: ") + ex.what());
       }
       std::lock_guard lock(shared->mutex);
       if (shared->io == nullptr) return;  // abandoned: nobody waits for this result
-      boost::asio::post(*shared->io, [engine = shared->engine, index, result, stored] {
-        engine->on_round_done(index, result, std::move(*stored));
+      boost::asio::post(*shared->io, [engine = shared->engine, index, result, state] {
+        engine->on_round_done(index, result, std::move(*state));
       });
     }).detach();
   } catch (const std::system_error& ex) {
     // No thread to be had (a pids limit reached by the task): a failed round, never an
     // exception out of the event loop of PID 1.
-    boost::asio::post(io_, [this, index, result = failed(std::string("cannot start a round: ") + ex.what()), stored] {
-      on_round_done(index, result, std::move(*stored));
+    boost::asio::post(io_, [this, index, result = failed(std::string("cannot start a round: ") + ex.what()), state] {
+      on_round_done(index, result, std::move(*state));
     });
   }
 }
 
-void Engine::on_round_done(std::size_t index, RoundResult r, StoredFiles stored) {
+void Engine::on_round_done(std::size_t index, RoundResult r, EntryState state) {
   Entry& e = *entries_[index];
   e.running = false;
-  e.stored = std::move(stored);
+  e.state = std::move(state);
   ++e.rounds;
   if (!r.ok()) ++e.failed_rounds;
   const auto& spec = e.spec();
@@ -162,7 +171,8 @@ void Engine::on_round_done(std::size_t index, RoundResult r, StoredFiles stored)
     spdlog::info("Checkpointing data from {} to {} finished", spec.path, spec.url.text);
     check_final_done();
   } else if (e.final_wanted) {
-    begin_round(index, /*final=*/true);
+    if (cancelled_) final_not_run(index, "the final round did not run: the grace period ended");
+    else begin_round(index, /*final=*/true);
   } else {
     schedule(index);
   }
@@ -174,8 +184,20 @@ void Engine::run_final(std::function<void()> done) {
     Entry& e = *entries_[i];
     e.timer.cancel();
     e.final_wanted = true;
-    if (!e.running) begin_round(i, /*final=*/true);
+    if (e.running) continue;
+    if (cancelled_) final_not_run(i, "the final round did not run: the grace period ended");
+    else begin_round(i, /*final=*/true);
   }
+  check_final_done();
+}
+
+void Engine::final_not_run(std::size_t index, const std::string& why) {
+  Entry& e = *entries_[index];
+  status::CheckpointFinal f;
+  f.ok = false;
+  f.error = why;
+  e.final = f;
+  e.final_done = true;
   check_final_done();
 }
 
@@ -188,20 +210,39 @@ void Engine::check_final_done() {
   done();
 }
 
+void Engine::cancel(Clock::time_point cleanup_until) {
+  cancelled_ = true;
+  for (auto& e : entries_) {
+    e->timer.cancel();
+    if (e->running) e->shared->cancel.request(cleanup_until);
+  }
+}
+
 void Engine::abandon() {
+  cancelled_ = true;
   for (auto& e : entries_) {
     e->timer.cancel();
     if (e->final_done) continue;
-    if (e->running) {
-      abandoned_work_ = true;
-      e->shared->cancel = true;
-      std::lock_guard lock(e->shared->mutex);
-      e->shared->io = nullptr;
-    }
     status::CheckpointFinal f;
     f.ok = false;
+    if (e->running) {
+      abandoned_work_ = true;
+      e->shared->cancel.request(Clock::now());
+      {
+        std::lock_guard lock(e->shared->mutex);
+        e->shared->io = nullptr;
+      }
+      // The round was cut short, but what it stored is stored: count it.
+      const Progress& p = e->shared->progress;
+      f.files_stored = p.stored;
+      f.files_failed = p.failed;
+      f.bytes_stored = p.bytes;
+      ++e->rounds;
+      ++e->failed_rounds;
+    }
     f.error = e->final_wanted && e->running
-                  ? "the final round did not finish within the grace period"
+                  ? "the final round did not finish within the grace period (" + std::to_string(f.files_stored) +
+                        (f.files_stored == 1 ? " file" : " files") + " stored by then)"
                   : "the final round did not run: the grace period ended";
     e->final = f;
     e->final_done = true;
@@ -211,8 +252,11 @@ void Engine::abandon() {
 
 std::vector<status::Checkpoint> Engine::statuses() const {
   std::vector<status::Checkpoint> out;
-  for (const auto& e : entries_)
-    out.push_back({e->spec().path, spec::redact_url(e->spec().url.text), e->rounds, e->failed_rounds, e->final});
+  for (const auto& e : entries_) {
+    status::Checkpoint c{e->spec().path, spec::redact_url(e->spec().url.text), e->rounds, e->failed_rounds, e->final};
+    for (const auto& u : e->shared->store->open_uploads()) c.open_uploads.push_back({u.object, u.upload_id});
+    out.push_back(std::move(c));
+  }
   return out;
 }
 

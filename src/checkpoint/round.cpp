@@ -4,13 +4,11 @@
 
 #include <filesystem>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <system_error>
 #include <thread>
 
 #include "supervise/backoff.hpp"
-#include "supervise/checkpoint/crc32c.hpp"
-#include "supervise/status/status.hpp"
+#include "supervise/spec/store_url.hpp"
 
 namespace supervise::checkpoint {
 namespace {
@@ -19,138 +17,242 @@ constexpr std::size_t kErrorsKept = 5;
 // How often the final round goes back to files that changed while being stored.
 constexpr int kFinalPasses = 3;
 
-// Sleeps in short slices so that a cancel is seen quickly. Returns false if cancelled.
-bool sleep_unless_cancelled(std::chrono::milliseconds total, const std::atomic<bool>& cancel) {
-  auto until = std::chrono::steady_clock::now() + total;
-  while (std::chrono::steady_clock::now() < until) {
-    if (cancel.load()) return false;
-    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
-        std::chrono::milliseconds(20), until - std::chrono::steady_clock::now()));
-  }
-  return !cancel.load();
-}
+bool finished(const PutResult& r) { return r.ok || r.vanished || !r.retryable; }
+bool finished(const GetResult& r) { return r.state != GetResult::State::kFailed || !r.retryable; }
 
-std::string format_mtime(std::int64_t ns) {
-  // Whole seconds rounded down (an mtime before 1970 is negative), then the nanoseconds.
-  std::int64_t secs = ns / 1'000'000'000;
-  std::int64_t nanos = ns % 1'000'000'000;
-  if (nanos < 0) {
-    nanos += 1'000'000'000;
-    --secs;
-  }
-  auto seconds = status::format_time(status::TimePoint(std::chrono::seconds(secs)));
-  // "....000Z" -> "....123456789Z".
-  char frac[16];
-  std::snprintf(frac, sizeof frac, "%09lld", static_cast<long long>(nanos));
-  return seconds.substr(0, seconds.size() - 4) + frac + "Z";
-}
-
-// What one request came to, after its retries (`put` is one attempt).
-template <typename Put>
-PutResult with_retries(const std::string& key, const RetryPolicy& policy, const std::atomic<bool>& cancel,
-                       Put put) {
-  PutResult result;
-  for (int attempt = 0; attempt < policy.attempts; ++attempt) {
-    if (attempt > 0 && !sleep_unless_cancelled(full_jitter(policy.base, policy.cap, attempt), cancel)) break;
-    result = put();
-    if (result.ok || result.vanished || !result.retryable) break;
-    spdlog::warn("storing {} failed (attempt {} of {}): {}", key, attempt + 1, policy.attempts, result.error);
+// What one request came to, after its retries (`attempt` is one try). Gives up at once
+// when the round is cancelled or the store is down, saying so.
+template <typename Result, typename Attempt>
+Result with_retries(const std::string& key, const RetryPolicy& policy, const Control& control, Attempt attempt) {
+  Result result;
+  for (int n = 0; n < policy.attempts; ++n) {
+    if (n == 0 ? control.give_up() : !sleep_unless(control, full_jitter(policy.base, policy.cap, n))) {
+      if (n == 0) result.error = key + ": not tried: " + control.give_up_reason();
+      break;
+    }
+    result = attempt();
+    if (finished(result)) break;
+    spdlog::warn("storing {} failed (attempt {} of {}): {}", key, n + 1, policy.attempts, result.error);
   }
   return result;
 }
 
-PutResult store_with_retries(Store& store, const SnapshotFile& file, const RetryPolicy& policy,
-                             const std::atomic<bool>& cancel) {
-  return with_retries(file.key, policy, cancel, [&] { return store.put_file(file.key, file.source); });
+class Errors {
+ public:
+  explicit Errors(std::vector<std::string>& out) : out_(out) {}
+  void add(const std::string& error) {
+    if (out_.size() < kErrorsKept) out_.push_back(error);
+  }
+
+ private:
+  std::vector<std::string>& out_;
+};
+
+// Reads the manifest in the store (a first round, or after a write whose outcome is not
+// known), so that this round knows which stored objects it vouches for.
+void read_stored_manifest(Store& store, const std::string& key, EntryState& state, const RetryPolicy& retry,
+                          const Control& control) {
+  GetResult got = with_retries<GetResult>(key, retry, control, [&] { return store.get_bytes(key, control); });
+  switch (got.state) {
+    case GetResult::State::kNotFound:
+      state.manifest_state = EntryState::Manifest::kNone;
+      return;
+    case GetResult::State::kFound: {
+      auto parsed = parse_manifest(got.data);
+      if (parsed) {
+        state.manifest = std::move(parsed).value();
+        state.manifest_state = EntryState::Manifest::kKnown;
+      } else {
+        // Not ours to read: it is replaced by one that vouches for nothing before any
+        // file is (a reader may trust what it says).
+        spdlog::warn("the stored {} is {}; it is replaced", key, parsed.error());
+        state.manifest_state = EntryState::Manifest::kUnknown;
+      }
+      return;
+    }
+    case GetResult::State::kFailed:
+      spdlog::warn("cannot read the stored {}: {}", key, got.error);
+      state.manifest_state = EntryState::Manifest::kUnknown;
+      return;
+  }
+}
+
+// The manifest stored before a round replaces objects that the stored one vouches for:
+// the same entries, those about to be replaced marked in progress, not complete. When
+// the stored manifest is unknown, one that vouches for nothing.
+Manifest marking_in_progress(const RoundRequest& request, const EntryState& state,
+                             const std::unordered_set<std::string>& replacing) {
+  Manifest m;
+  if (state.manifest_state == EntryState::Manifest::kKnown) m = state.manifest;
+  m.path = request.entry->path;
+  m.url = spec::redact_url(request.entry->url.text);
+  m.round = request.number;
+  m.final = request.final;
+  m.complete = false;
+  m.in_progress = true;
+  for (auto& e : m.files)
+    if (replacing.count(e.key)) e.in_progress = true;
+  return m;
 }
 
 }  // namespace
 
 std::string RoundResult::error_summary() const {
   std::string out;
-  if (failed > 0) out = std::to_string(failed) + (failed == 1 ? " file" : " files") + " not stored";
+  auto add = [&](const std::string& part) { out += (out.empty() ? "" : "; ") + part; };
+  if (failed > 0) add(std::to_string(failed) + (failed == 1 ? " file" : " files") + " not stored");
   if (changing > 0)
-    out += (out.empty() ? "" : "; ") + std::to_string(changing) +
-           (changing == 1 ? " file" : " files") + " kept changing while being stored";
-  if (!manifest_ok) out += (out.empty() ? "" : "; ") + std::string("manifest not stored");
-  if (cancelled) out += (out.empty() ? "" : "; ") + std::string("stopped: the grace period ended");
+    add(std::to_string(changing) + (changing == 1 ? " file" : " files") + " kept changing while being stored");
+  if (!manifest_ok) add("manifest not stored");
+  if (cancelled) add("stopped: the grace period ended");
+  if (!store_down.empty()) add(store_down);
   for (std::size_t i = 0; i < errors.size(); ++i) out += (i == 0 ? ": " : "; ") + errors[i];
   return out;
 }
 
-std::string manifest_key(const spec::Checkpoint& entry) {
-  return std::filesystem::path(entry.path).filename().string() + ".manifest.json";
-}
-
-std::string render_manifest(const RoundRequest& request, const Snapshot& snapshot, const StoredFiles& stored,
-                            bool complete) {
-  using json = nlohmann::ordered_json;
-  json files = json::array();
-  json missing = json::array();
+Manifest round_manifest(const RoundRequest& request, const Snapshot& snapshot, const StoredFiles& stored,
+                        const std::unordered_set<std::string>& fresh, bool round_ok) {
+  Manifest m;
+  m.path = request.entry->path;
+  m.url = spec::redact_url(request.entry->url.text);
+  m.round = request.number;
+  m.final = request.final;
+  m.files.reserve(snapshot.files.size());
   for (const auto& f : snapshot.files) {
     auto it = stored.find(f.key);
-    if (it == stored.end() || !(it->second.stamp == f.stamp)) {
-      missing.push_back(f.key);
-      continue;
-    }
-    files.push_back({{"key", f.key},
-                     {"size", f.stamp.size},
-                     {"mtime", format_mtime(f.stamp.mtime_ns)},
-                     {"crc32c", crc32c_hex(it->second.crc32c)}});
+    if (it != stored.end()) m.files.push_back({f.key, it->second.stamp, it->second.crc32c, false});
+    // Stored by this round, the stored stamp may be newer than the walk's: still current.
+    if (it == stored.end() || !(fresh.count(f.key) || it->second.stamp == f.stamp)) m.missing.push_back(f.key);
   }
-  json doc = {{"schema_version", 1},
-              {"path", request.entry->path},
-              {"url", request.entry->url.text},
-              {"round", request.number},
-              {"final", request.final},
-              {"complete", complete && missing.empty()},
-              {"created_at", status::format_time(std::chrono::system_clock::now())},
-              {"files", files},
-              {"missing", missing}};
-  // Compact: for 100,000 files the indented form is half as big again, every round.
-  return doc.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+  m.complete = round_ok && m.missing.empty();
+  return m;
 }
 
-RoundResult run_round(const RoundRequest& request, Store& store, StoredFiles& stored,
-                      const std::atomic<bool>& cancel) {
-  auto started = std::chrono::steady_clock::now();
+RoundResult run_round(const RoundRequest& request, Store& store, EntryState& state, Progress& progress,
+                      const Cancel& cancel) {
+  auto started = Clock::now();
   RoundResult r;
   r.number = request.number;
   r.final = request.final;
+  Errors errors(r.errors);
+  const Control control{&cancel, &store.health()};
+  store.health().new_round();
+  store.retry_aborts(control);
+
   Snapshot snapshot = take_snapshot(request.entry->path, request.regex);
   r.path_exists = snapshot.exists;
   r.skipped = snapshot.skipped;
   if (!snapshot.skipped_examples.empty())
     spdlog::debug("skipped in {}: {}", request.entry->path, snapshot.skipped_examples.front());
 
-  std::mutex mutex;  // guards r and stored while workers run
-  Plan plan = plan_round(snapshot, stored);
+  const std::string manifest = manifest_key(*request.entry);
+  if (request.manifest && state.manifest_state == EntryState::Manifest::kUnknown)
+    read_stored_manifest(store, manifest, state, request.retry, control);
+  if (!state.leftovers_cleaned) {
+    std::unordered_set<std::string> real;  // files that only look like temporaries
+    for (const auto& f : snapshot.files) real.insert(f.key);
+    for (const auto& e : state.manifest.files) real.insert(e.key);
+    std::string root = std::filesystem::path(request.entry->path).filename().string();
+    state.leftovers_cleaned =
+        store.clean_leftovers(root, [&](const std::string& key) { return real.count(key) > 0; }, control);
+  }
+
+  Plan plan = plan_round(snapshot, state.stored);
   r.unchanged = plan.unchanged;
-  std::vector<const SnapshotFile*> pending = std::move(plan.upload);
+  std::vector<const SnapshotFile*> pending;
+  pending.reserve(plan.upload.size());
+  for (const SnapshotFile* f : plan.upload) {
+    std::string why = store.key_problem(f->key);
+    if (why.empty()) {
+      pending.push_back(f);
+      continue;
+    }
+    ++r.skipped;  // it can never be stored there: not missing, not a failure
+    spdlog::warn("{} of {} is not stored: {}", f->key, request.entry->path, why);
+  }
+
+  // The manifest protocol: objects the stored manifest vouches for are marked in
+  // progress (in a manifest stored again) before any of them is replaced.
+  if (request.manifest && !pending.empty() && state.manifest_state != EntryState::Manifest::kNone) {
+    std::unordered_set<std::string> replacing;
+    bool unknown = state.manifest_state == EntryState::Manifest::kUnknown;
+    if (!unknown) {
+      auto vouched = vouched_entries(state.manifest);
+      for (const SnapshotFile* f : pending)
+        if (vouched.count(f->key)) replacing.insert(f->key);
+    }
+    if (unknown || !replacing.empty()) {
+      Manifest marked = marking_in_progress(request, state, replacing);
+      std::string text = render_manifest(marked, std::chrono::system_clock::now());
+      PutResult m = with_retries<PutResult>(manifest, request.retry, control,
+                                            [&] { return store.put_bytes(manifest, text, control); });
+      if (m.ok) {
+        state.manifest = std::move(marked);
+        state.manifest_state = EntryState::Manifest::kKnown;
+      } else {
+        if (!m.previous_kept) state.manifest_state = EntryState::Manifest::kUnknown;
+        // What it vouches for stays as it is: those files wait for a later round.
+        std::vector<const SnapshotFile*> allowed;
+        std::vector<std::string> held;
+        for (const SnapshotFile* f : pending) {
+          if (unknown || replacing.count(f->key)) held.push_back(f->key);
+          else allowed.push_back(f);
+        }
+        r.failed += held.size();
+        progress.failed += held.size();
+        // Named like any failed file (the URL and the key), the first few of them.
+        std::string url = spec::redact_url(request.entry->url.text);
+        std::string names;
+        for (std::size_t i = 0; i < held.size() && i < kErrorsKept; ++i) names += (i ? ", " : "") + url + "/" + held[i];
+        if (held.size() > kErrorsKept) names += " and " + std::to_string(held.size() - kErrorsKept) + " more";
+        errors.add("not replaced, as the manifest could not first mark them in progress (" + m.error + "): " + names);
+        pending = std::move(allowed);
+      }
+    }
+  }
+
+  std::mutex mutex;  // guards r, errors, fresh and state.stored while workers run
+  std::unordered_set<std::string> fresh;
+  bool down_reported = false;
   for (int pass = 0; pass < (request.final ? kFinalPasses : 1) && !pending.empty(); ++pass) {
     std::vector<const SnapshotFile*> again;  // changed while being stored
     std::atomic<std::size_t> next{0};
     auto work = [&] {
       for (std::size_t i; (i = next.fetch_add(1)) < pending.size();) {
-        if (cancel.load()) break;
+        if (control.cancelled()) break;
         const SnapshotFile& file = *pending[i];
-        PutResult result = store_with_retries(store, file, request.retry, cancel);
+        if (control.store_down()) {  // the rest fails at once, with one error for all
+          std::lock_guard lock(mutex);
+          ++r.failed;
+          ++progress.failed;
+          if (!down_reported) r.store_down = control.give_up_reason();
+          down_reported = true;
+          continue;
+        }
+        PutResult result = with_retries<PutResult>(file.key, request.retry, control,
+                                                   [&] { return store.put_file(file.key, file.source, control); });
         std::lock_guard lock(mutex);
         if (result.vanished) {
           ++r.skipped;
         } else if (!result.ok) {
+          if (control.cancelled()) continue;  // cut by the end of the grace period: not a failure of its own
           ++r.failed;
-          if (r.errors.size() < kErrorsKept) r.errors.push_back(result.error);
+          ++progress.failed;
+          errors.add(result.error);
+          // A failure after the object may have been committed: what the store holds at
+          // the key is no longer known, and no manifest may vouch for it.
+          if (!result.previous_kept) state.stored.erase(file.key);
         } else if (result.changed) {
+          // Nothing was committed: the store keeps the version stored before (and the
+          // manifest keeps describing it); the file goes again.
           again.push_back(&file);
-          r.bytes += result.bytes;
-          // What the store holds now is neither the version recorded before nor a whole
-          // new one: the manifest must not list it by the old stamp and checksum.
-          stored.erase(file.key);
         } else {
           ++r.stored;
           r.bytes += result.bytes;
-          stored[file.key] = {result.stamp, result.crc32c};
+          ++progress.stored;
+          progress.bytes += result.bytes;
+          state.stored[file.key] = {result.stamp, result.crc32c};
+          fresh.insert(file.key);
         }
       }
     };
@@ -169,21 +271,24 @@ RoundResult run_round(const RoundRequest& request, Store& store, StoredFiles& st
     pending = std::move(again);
   }
   r.changing = pending.size();
-  r.cancelled = cancel.load();
-  // A snapshot's stamp may be older than what was stored (the file changed between the
-  // walk and the upload): the manifest lists what is stored, by the stored stamps.
-  for (auto& f : snapshot.files)
-    if (auto it = stored.find(f.key); it != stored.end()) f.stamp = it->second.stamp;
+  r.cancelled = cancel.requested();
+  if (r.store_down.empty() && control.store_down()) r.store_down = control.give_up_reason();
 
-  if (request.manifest && snapshot.exists && !r.cancelled) {
-    bool complete = r.failed == 0 && r.changing == 0;
-    std::string key = manifest_key(*request.entry);
-    std::string manifest = render_manifest(request, snapshot, stored, complete);
-    PutResult m = with_retries(key, request.retry, cancel, [&] { return store.put_bytes(key, manifest); });
-    r.manifest_ok = m.ok;
-    if (!m.ok && r.errors.size() < kErrorsKept) r.errors.push_back(m.error);
+  if (request.manifest && snapshot.exists && !r.cancelled && r.store_down.empty()) {
+    Manifest m = round_manifest(request, snapshot, state.stored, fresh, r.failed == 0 && r.changing == 0);
+    std::string text = render_manifest(m, std::chrono::system_clock::now());
+    PutResult put = with_retries<PutResult>(manifest, request.retry, control,
+                                            [&] { return store.put_bytes(manifest, text, control); });
+    r.manifest_ok = put.ok;
+    if (put.ok) {
+      state.manifest = std::move(m);
+      state.manifest_state = EntryState::Manifest::kKnown;
+    } else {
+      if (!put.previous_kept) state.manifest_state = EntryState::Manifest::kUnknown;
+      errors.add(put.error);
+    }
   }
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  r.seconds = std::chrono::duration<double>(Clock::now() - started).count();
   return r;
 }
 

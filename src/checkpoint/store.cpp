@@ -20,6 +20,10 @@ Stamp stamp_of(const struct stat& st) {
           static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec};
 }
 
+std::int64_t ctime_of(const struct stat& st) {
+  return static_cast<std::int64_t>(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec;
+}
+
 }  // namespace
 
 std::shared_ptr<Store> make_store(const spec::StoreUrl& url) {
@@ -51,6 +55,7 @@ SourceFile::SourceFile(const std::string& path) : path_(path) {
     return;
   }
   stamp_ = stamp_of(st);
+  ctime_ns_ = ctime_of(st);
   remaining_ = stamp_.size;
   mode_ = st.st_mode & 0777;
   ::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
@@ -79,7 +84,7 @@ long SourceFile::read(char* buffer, std::size_t size) {
 bool SourceFile::changed() {
   struct stat st {};
   if (::fstat(fd_, &st) != 0) return true;
-  return !(stamp_of(st) == stamp_);
+  return !(stamp_of(st) == stamp_) || ctime_of(st) != ctime_ns_;
 }
 
 }  // namespace supervise::checkpoint

@@ -33,16 +33,37 @@ BodySource memory_body(std::string_view data) {
 }
 
 struct Client::Request {
-  std::string method;  // PUT, GET, POST, DELETE
+  std::string method;  // PUT, GET, HEAD, POST, DELETE
   std::string bucket;
   std::string key;
   std::string query;  // already encoded and sorted
   BodySource body;    // PUT/POST body (size 0: none)
   std::string content_type;
+  Interrupt interrupt;
+  std::chrono::seconds timeout{0};  // whole request; 0: none (the low-speed limit guards it)
+  bool low_speed_limit = true;
   // Filled by perform_once.
   std::string response;
   std::string etag;
   bool truncated = false;
+
+  Request(std::string m, std::string b, std::string k, std::string q = "", BodySource body_source = {},
+          std::string type = "", Interrupt i = {})
+      : method(std::move(m)), bucket(std::move(b)), key(std::move(k)), query(std::move(q)),
+        body(std::move(body_source)), content_type(std::move(type)), interrupt(i) {}
+
+  const checkpoint::Control* control() const { return interrupt.control; }
+  // Why this request must stop now, or "".
+  std::string stop_reason() const {
+    const checkpoint::Control* c = interrupt.control;
+    if (c == nullptr) return "";
+    if (interrupt.cleanup) {
+      return c->cancel && checkpoint::Clock::now() >= c->cancel->cleanup_deadline()
+                 ? "cancelled: the grace period ended"
+                 : "";
+    }
+    return c->give_up_reason();
+  }
 };
 
 Client::Client(Config config, const CurlApi& curl, ClientOptions options)
@@ -72,11 +93,24 @@ void Client::release(CURL* handle) {
 
 Outcome Client::perform(Request& request) {
   Outcome outcome;
+  bool maybe_committed = false;
   for (int attempt = 0; attempt < options_.attempts; ++attempt) {
     if (attempt > 0) {
-      std::this_thread::sleep_for(full_jitter(options_.backoff_base, options_.backoff_cap, attempt));
-      if (request.body.size > 0 && (!request.body.rewind || !request.body.rewind())) break;
+      auto wait = full_jitter(options_.backoff_base, options_.backoff_cap, attempt);
+      auto until = checkpoint::Clock::now() + wait;
+      while (checkpoint::Clock::now() < until && request.stop_reason().empty())
+        std::this_thread::sleep_for(std::min<checkpoint::Clock::duration>(std::chrono::milliseconds(20),
+                                                                           until - checkpoint::Clock::now()));
     }
+    if (std::string why = request.stop_reason(); !why.empty()) {
+      if (outcome.error.empty()) outcome.error = request.method + " " + display(request.bucket, request.key) + ": " + why;
+      else outcome.error += " (then " + why + ")";
+      outcome.ok = false;
+      outcome.retryable = false;
+      outcome.gave_up = true;
+      break;
+    }
+    if (attempt > 0 && request.body.size > 0 && (!request.body.rewind || !request.body.rewind())) break;
     CURL* handle = acquire();
     if (handle == nullptr) {
       outcome.error = "curl_easy_init failed";
@@ -84,9 +118,16 @@ Outcome Client::perform(Request& request) {
     }
     outcome = perform_once(request, handle);
     release(handle);
+    maybe_committed = maybe_committed || outcome.maybe_committed;
+    if (const checkpoint::Control* c = request.control(); c != nullptr && !outcome.gave_up) {
+      // For the down-store rule: an answer (even 403 or 404) means the store is up.
+      if (outcome.status == 0 || outcome.retryable) c->failed(outcome.error);
+      else c->answered();
+    }
     if (outcome.ok || !outcome.retryable) break;
     spdlog::debug("{} (attempt {} of {})", outcome.error, attempt + 1, options_.attempts);
   }
+  outcome.maybe_committed = maybe_committed && !outcome.ok;
   return outcome;
 }
 
@@ -119,9 +160,23 @@ Outcome Client::perform_once(Request& r, CURL* h) {
   set(h, CURLOPT_PASSWORD, config_.credentials.secret_access_key.c_str());
   set(h, CURLOPT_HTTPHEADER, headers);
   set(h, CURLOPT_CONNECTTIMEOUT, options_.connect_timeout_s);
-  set(h, CURLOPT_LOW_SPEED_LIMIT, options_.low_speed_bytes);
-  set(h, CURLOPT_LOW_SPEED_TIME, options_.low_speed_time_s);
+  if (r.low_speed_limit) {
+    set(h, CURLOPT_LOW_SPEED_LIMIT, options_.low_speed_bytes);
+    set(h, CURLOPT_LOW_SPEED_TIME, options_.low_speed_time_s);
+  }
+  if (r.timeout.count() > 0) set(h, CURLOPT_TIMEOUT, static_cast<long>(r.timeout.count()));
   set(h, CURLOPT_TCP_KEEPALIVE, 1L);
+  // A cancel (or a store declared down) cuts a transfer in progress: curl calls this
+  // at least once a second, and more often while data moves.
+  using ProgressFn = int (*)(void*, curl_off_t, curl_off_t, curl_off_t, curl_off_t);
+  ProgressFn on_progress = [](void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) -> int {
+    return static_cast<Request*>(user)->stop_reason().empty() ? 0 : 1;
+  };
+  if (r.control() != nullptr) {
+    set(h, CURLOPT_NOPROGRESS, 0L);
+    set(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+    set(h, CURLOPT_XFERINFODATA, &r);
+  }
 
   using WriteFn = size_t (*)(char*, size_t, size_t, void*);
   WriteFn on_body = [](char* data, size_t size, size_t n, void* user) -> size_t {
@@ -170,20 +225,34 @@ Outcome Client::perform_once(Request& r, CURL* h) {
     set(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(r.body.size));
   } else if (r.method == "DELETE") {
     set(h, CURLOPT_CUSTOMREQUEST, "DELETE");
+  } else if (r.method == "HEAD") {
+    set(h, CURLOPT_NOBODY, 1L);
   }
 
   CURLcode code = curl_.easy_perform(h);
+  curl_off_t uploaded = 0;
+  curl_.easy_getinfo(h, CURLINFO_SIZE_UPLOAD_T, &uploaded);
+  const bool body_sent = r.body.size > 0 && static_cast<std::uint64_t>(uploaded) >= r.body.size;
   if (r.truncated) {
     out.error = what + ": the answer is larger than " + std::to_string(kMaxBody >> 20) + " MiB";
     return out;
   }
   if (code != CURLE_OK) {
-    out.error = what + ": " + curl_.easy_strerror(code);
+    if (code == CURLE_ABORTED_BY_CALLBACK && !r.stop_reason().empty()) {
+      out.error = what + ": " + r.stop_reason();
+      out.gave_up = true;
+    } else {
+      out.error = what + ": " + curl_.easy_strerror(code);
+    }
     out.retryable = code != CURLE_ABORTED_BY_CALLBACK && code != CURLE_READ_ERROR;
+    out.maybe_committed = body_sent;
     return out;
   }
   curl_.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out.status);
   out.etag = r.etag;
+  curl_off_t length = -1;
+  curl_.easy_getinfo(h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+  if (length > 0) out.content_length = static_cast<std::uint64_t>(length);
   const bool success = out.status >= 200 && out.status < 300;
   // CompleteMultipartUpload can answer 200 with an <Error> document. The body of a
   // successful GET is the object's bytes, whatever they hold: never an error.
@@ -194,26 +263,35 @@ Outcome Client::perform_once(Request& r, CURL* h) {
     return out;
   }
   out.retryable = retryable(out.status, error ? error->code : "");
+  out.maybe_committed = body_sent && (out.status >= 500 || out.status < 200);
+  if (error) out.code = error->code;
   out.error = what + ": " + std::to_string(out.status);
   if (error) out.error += " " + error->code + (error->message.empty() ? "" : ": " + error->message);
   return out;
 }
 
-Outcome Client::put_object(const std::string& bucket, const std::string& key, BodySource body) {
-  Request r{"PUT", bucket, key, "", std::move(body), "", "", ""};
+Outcome Client::put_object(const std::string& bucket, const std::string& key, BodySource body, Interrupt interrupt) {
+  Request r("PUT", bucket, key, "", std::move(body), "", interrupt);
   return perform(r);
 }
 
-Outcome Client::get_object(const std::string& bucket, const std::string& key) {
-  Request r{"GET", bucket, key, "", {}, "", "", ""};
+Outcome Client::get_object(const std::string& bucket, const std::string& key, Interrupt interrupt) {
+  Request r("GET", bucket, key, "", {}, "", interrupt);
   return perform(r);
 }
 
-Outcome Client::create_multipart(const std::string& bucket, const std::string& key, std::string& upload_id) {
+Outcome Client::head_object(const std::string& bucket, const std::string& key, Interrupt interrupt) {
+  Request r("HEAD", bucket, key, "", {}, "", interrupt);
+  return perform(r);
+}
+
+Outcome Client::create_multipart(const std::string& bucket, const std::string& key, std::string& upload_id,
+                                 Interrupt interrupt) {
   static const std::string empty;
   // The Content-Type of CreateMultipartUpload becomes the object's: without one, curl's
   // POST default (application/x-www-form-urlencoded) would. Use S3's own default.
-  Request r{"POST", bucket, key, encode_query({{"uploads", ""}}), memory_body(empty), "binary/octet-stream", "", ""};
+  Request r("POST", bucket, key, encode_query({{"uploads", ""}}), memory_body(empty), "binary/octet-stream",
+            interrupt);
   Outcome out = perform(r);
   if (out.ok) {
     upload_id = xml_element(out.body, "UploadId").value_or("");
@@ -226,22 +304,45 @@ Outcome Client::create_multipart(const std::string& bucket, const std::string& k
 }
 
 Outcome Client::upload_part(const std::string& bucket, const std::string& key, const std::string& upload_id,
-                            int part, BodySource body) {
-  Request r{"PUT", bucket, key, encode_query({{"partNumber", std::to_string(part)}, {"uploadId", upload_id}}),
-            std::move(body), "", "", ""};
+                            int part, BodySource body, Interrupt interrupt) {
+  Request r("PUT", bucket, key, encode_query({{"partNumber", std::to_string(part)}, {"uploadId", upload_id}}),
+            std::move(body), "", interrupt);
   return perform(r);
 }
 
 Outcome Client::complete_multipart(const std::string& bucket, const std::string& key, const std::string& upload_id,
-                                   const std::vector<std::string>& etags) {
+                                   const std::vector<std::string>& etags, std::uint64_t size, Interrupt interrupt) {
   std::string xml = complete_multipart_body(etags);
-  Request r{"POST", bucket, key, encode_query({{"uploadId", upload_id}}), memory_body(xml), "application/xml", "", ""};
+  Request r("POST", bucket, key, encode_query({{"uploadId", upload_id}}), memory_body(xml), "application/xml",
+            interrupt);
+  r.low_speed_limit = false;
+  r.timeout = complete_timeout(size);
   return perform(r);
 }
 
-Outcome Client::abort_multipart(const std::string& bucket, const std::string& key, const std::string& upload_id) {
-  Request r{"DELETE", bucket, key, encode_query({{"uploadId", upload_id}}), {}, "", "", ""};
+Outcome Client::abort_multipart(const std::string& bucket, const std::string& key, const std::string& upload_id,
+                                Interrupt interrupt) {
+  Request r("DELETE", bucket, key, encode_query({{"uploadId", upload_id}}), {}, "", interrupt);
   return perform(r);
+}
+
+Outcome Client::list_multipart_uploads(const std::string& bucket, const std::string& prefix,
+                                       std::vector<UploadList::Upload>& uploads, Interrupt interrupt) {
+  std::string key_marker, id_marker;
+  for (;;) {
+    std::vector<std::pair<std::string, std::string>> query = {{"uploads", ""}, {"prefix", prefix}};
+    if (!key_marker.empty()) query.push_back({"key-marker", key_marker});
+    if (!id_marker.empty()) query.push_back({"upload-id-marker", id_marker});
+    // The bucket itself is the resource: an empty key.
+    Request r("GET", bucket, "", encode_query(query), {}, "", interrupt);
+    Outcome out = perform(r);
+    if (!out.ok) return out;
+    UploadList page = parse_upload_list(out.body);
+    uploads.insert(uploads.end(), page.uploads.begin(), page.uploads.end());
+    if (!page.truncated || (page.next_key_marker.empty() && page.next_upload_id_marker.empty())) return out;
+    key_marker = page.next_key_marker;
+    id_marker = page.next_upload_id_marker;
+  }
 }
 
 }  // namespace supervise::s3

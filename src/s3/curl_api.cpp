@@ -36,6 +36,15 @@ Loaded load() {
          bind(lib, "curl_easy_strerror", a.easy_strerror, l.error) &&
          bind(lib, "curl_slist_append", a.slist_append, l.error) &&
          bind(lib, "curl_slist_free_all", a.slist_free_all, l.error);
+  // libcurl linked libcrypto in (Debian's libcurl4 is the OpenSSL flavour): take its MD5
+  // without loading anything more. Optional: the checks that use it have a fallback.
+  if (l.ok) {
+    if (void* crypto = ::dlopen("libcrypto.so.3", RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD)) {
+      a.evp_digest = reinterpret_cast<decltype(a.evp_digest)>(::dlsym(crypto, "EVP_Digest"));
+      a.evp_md5 = reinterpret_cast<decltype(a.evp_md5)>(::dlsym(crypto, "EVP_md5"));
+      if (a.evp_digest == nullptr || a.evp_md5 == nullptr) a.evp_digest = nullptr, a.evp_md5 = nullptr;
+    }
+  }
   // curl_global_init is not thread-safe: done here, once, before any worker uses curl.
   if (l.ok && a.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
     l.ok = false;
@@ -45,6 +54,14 @@ Loaded load() {
 }
 
 }  // namespace
+
+std::string md5(const CurlApi& api, std::string_view data) {
+  if (api.evp_digest == nullptr) return "";
+  unsigned char digest[64];
+  unsigned int size = 0;
+  if (api.evp_digest(data.data(), data.size(), digest, &size, api.evp_md5(), nullptr) != 1 || size != 16) return "";
+  return std::string(reinterpret_cast<const char*>(digest), size);
+}
 
 const CurlApi* load_curl(std::string& error) {
   static const Loaded loaded = load();  // thread-safe initialisation

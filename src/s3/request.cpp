@@ -158,6 +158,56 @@ std::string complete_multipart_body(const std::vector<std::string>& etags) {
   return out + "</CompleteMultipartUpload>";
 }
 
+UploadList parse_upload_list(std::string_view body) {
+  UploadList list;
+  list.truncated = xml_element(body, "IsTruncated").value_or("false") == "true";
+  list.next_key_marker = xml_element(body, "NextKeyMarker").value_or("");
+  list.next_upload_id_marker = xml_element(body, "NextUploadIdMarker").value_or("");
+  for (std::size_t at = body.find("<Upload>"); at != std::string_view::npos; at = body.find("<Upload>", at + 1)) {
+    std::size_t end = body.find("</Upload>", at);
+    if (end == std::string_view::npos) break;
+    std::string_view upload = body.substr(at, end - at);
+    auto key = xml_element(upload, "Key");
+    auto id = xml_element(upload, "UploadId");
+    if (key && id) list.uploads.push_back({*key, *id});
+  }
+  return list;
+}
+
+std::optional<std::string> multipart_etag(const std::vector<std::string>& part_etags,
+                                          const std::function<std::string(std::string_view)>& md5) {
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string digests;
+  for (const auto& etag : part_etags) {
+    std::string_view hex = etag;
+    if (hex.size() == 34 && hex.front() == '"' && hex.back() == '"') hex = hex.substr(1, 32);
+    if (hex.size() != 32) return std::nullopt;
+    for (std::size_t i = 0; i < 32; i += 2) {
+      int hi = nibble(hex[i]), lo = nibble(hex[i + 1]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      digests += static_cast<char>(hi * 16 + lo);
+    }
+  }
+  std::string digest = md5(digests);
+  if (digest.size() != 16) return std::nullopt;
+  static const char kHex[] = "0123456789abcdef";
+  std::string out = "\"";
+  for (unsigned char c : digest) {
+    out += kHex[c >> 4];
+    out += kHex[c & 15];
+  }
+  return out + "-" + std::to_string(part_etags.size()) + "\"";
+}
+
+std::chrono::seconds complete_timeout(std::uint64_t size) {
+  return std::chrono::seconds(120 + size / (64ull << 20));
+}
+
 std::uint64_t part_size(std::uint64_t size) {
   constexpr std::uint64_t kMin = 8ull << 20;
   return std::max<std::uint64_t>(kMin, (size + 9999) / 10000);

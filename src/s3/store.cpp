@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "supervise/s3/request.hpp"
+#include "supervise/utf8.hpp"
 
 namespace supervise::s3 {
 namespace {
@@ -25,6 +26,8 @@ std::optional<std::string> read_text(const std::string& path) {
   return s.str();
 }
 
+constexpr std::size_t kMaxKeyBytes = 1024;  // S3's limit on a key
+
 // `redo_is_cheap`: a single PutObject may be tried again by the round after the client's
 // own attempts (a burst of faults can outlast them); a multipart upload, whose parts the
 // client has already retried, is not redone from its first part in the same round.
@@ -33,6 +36,17 @@ checkpoint::PutResult from(const Outcome& o, bool redo_is_cheap) {
   r.ok = o.ok;
   r.retryable = redo_is_cheap && o.retryable;
   r.error = o.error;
+  r.previous_kept = !o.maybe_committed;
+  return r;
+}
+
+// The file changed while it was read: nothing was committed, the object keeps its last
+// version, and the file must be stored again (as the round does for a changed file).
+checkpoint::PutResult changed(const checkpoint::Stamp& stamp) {
+  checkpoint::PutResult r;
+  r.ok = true;
+  r.changed = true;
+  r.stamp = stamp;
   return r;
 }
 
@@ -41,7 +55,16 @@ checkpoint::PutResult from(const Outcome& o, bool redo_is_cheap) {
 S3Store::S3Store(std::shared_ptr<Client> client, std::string bucket, std::string prefix)
     : client_(std::move(client)), bucket_(std::move(bucket)), prefix_(std::move(prefix)) {}
 
-checkpoint::PutResult S3Store::put_file(const std::string& key, const std::string& source) {
+std::string S3Store::key_problem(const std::string& key) const {
+  std::string full = full_key(key);
+  if (!is_utf8(full)) return "its name is not UTF-8, and S3 keys are UTF-8";
+  if (full.size() > kMaxKeyBytes)
+    return "its key is " + std::to_string(full.size()) + " bytes long, longer than S3's limit of 1024";
+  return "";
+}
+
+checkpoint::PutResult S3Store::put_file(const std::string& key, const std::string& source,
+                                        const checkpoint::Control& control) {
   auto in = std::make_unique<checkpoint::SourceFile>(source);
   if (!in->ok()) {
     checkpoint::PutResult r;
@@ -49,65 +72,79 @@ checkpoint::PutResult S3Store::put_file(const std::string& key, const std::strin
     r.error = in->error();
     return r;
   }
-  if (in->stamp().size > client_->options().multipart_threshold) return put_multipart(key, *in);
+  if (in->stamp().size > client_->options().multipart_threshold) return put_multipart(key, *in, control);
+  return put_single(key, source, std::move(in), control);
+}
 
+checkpoint::PutResult S3Store::put_single(const std::string& key, const std::string& source,
+                                          std::unique_ptr<checkpoint::SourceFile> in,
+                                          const checkpoint::Control& control) {
   // One PutObject streamed from the file; a retry reads the file again from the start.
-  // The request declares the size seen at open: a file that ends before it (it shrank
-  // meanwhile) must abort the transfer, or the server waits for the missing bytes until
-  // the low-speed limit cuts the connection, on every attempt. A retry needs the same
-  // size too.
-  const std::uint64_t declared = in->stamp().size;
+  // The request declares the size seen at open. Before the last byte goes, the file is
+  // checked: if it moved while being read, the transfer is aborted, so the server never
+  // has the whole body and the object keeps its last version. A file that ends early
+  // (it shrank) aborts too, or the server would wait for the missing bytes until the
+  // low-speed limit cut the connection. A retry needs the very same version.
+  const checkpoint::Stamp first = in->stamp();
+  const std::uint64_t declared = first.size;
   std::uint64_t sent = 0;
-  bool shrank = false;
+  bool moved = false;
   BodySource body{[&](char* buffer, std::size_t size) -> long {
                     long n = in->read(buffer, size);
+                    if (n < 0) return -1;
                     if (n == 0 && sent < declared) {
-                      shrank = true;
+                      moved = true;
                       return -1;
                     }
-                    if (n > 0) sent += static_cast<std::uint64_t>(n);
+                    sent += static_cast<std::uint64_t>(n);
+                    if (n > 0 && sent == declared && in->changed()) {
+                      moved = true;
+                      return -1;
+                    }
                     return n;
                   },
                   [&] {
                     in = std::make_unique<checkpoint::SourceFile>(source);
                     sent = 0;
-                    shrank = false;
-                    return in->ok() && in->stamp().size == declared;
+                    if (in->ok() && !(in->stamp() == first)) moved = true;
+                    return in->ok() && !moved;
                   },
                   declared};
-  Outcome o = client_->put_object(bucket_, full_key(key), body);
+  Outcome o = client_->put_object(bucket_, full_key(key), body, {&control});
+  if (moved) return changed(first);
   checkpoint::PutResult r = from(o, /*redo_is_cheap=*/true);
-  r.stamp = in->stamp();
+  r.stamp = first;
   r.crc32c = in->crc32c();
-  if (shrank) {
-    // Nothing was stored (the object keeps its last version): the file changed while it
-    // was read and must be stored again, as the engine does for a changed file.
-    r = {};
-    r.ok = true;
-    r.changed = true;
-    r.stamp = in->stamp();
-    return r;
-  }
   if (!o.ok && !in->error().empty()) {
     r.error = in->error();  // the local side failed (a read error, gone on a retry): say so
     r.vanished = in->vanished();
   }
   r.bytes = o.ok ? declared : 0;
-  r.changed = o.ok && in->changed();
   return r;
 }
 
-checkpoint::PutResult S3Store::put_multipart(const std::string& key, checkpoint::SourceFile& in) {
-  std::string object = full_key(key);
+checkpoint::PutResult S3Store::put_multipart(const std::string& key, checkpoint::SourceFile& in,
+                                             const checkpoint::Control& control) {
+  const std::string object = full_key(key);
+  const std::string url = "s3://" + bucket_ + "/" + object;
   std::string upload_id;
-  Outcome o = client_->create_multipart(bucket_, object, upload_id);
-  if (!o.ok) return from(o, /*redo_is_cheap=*/false);
+  Outcome o = client_->create_multipart(bucket_, object, upload_id, {&control});
+  if (!o.ok) {
+    checkpoint::PutResult r = from(o, /*redo_is_cheap=*/false);
+    r.previous_kept = true;  // nothing of an upload is visible before it completes
+    return r;
+  }
+  {
+    std::lock_guard lock(open_mutex_);
+    open_[upload_id] = {url, false};
+  }
   const std::uint64_t size = in.stamp().size;
   const std::uint64_t part = part_size(size);
   std::vector<std::string> etags;
   std::string buffer;
   checkpoint::PutResult r;
-  bool shrank = false;
+  r.previous_kept = true;
+  bool moved = false;
   for (std::uint64_t offset = 0; offset < size; offset += part) {
     // The part is read once into memory, so a retry resends the same bytes.
     buffer.resize(static_cast<std::size_t>(std::min(part, size - offset)));
@@ -118,47 +155,154 @@ checkpoint::PutResult S3Store::put_multipart(const std::string& key, checkpoint:
       filled += static_cast<std::size_t>(n);
     }
     if (filled < buffer.size()) {
-      shrank = in.error().empty();
-      r.error = shrank ? "cannot read " + key + ": it shrank while being read" : in.error();
+      moved = in.error().empty();  // it shrank while being read
+      r.error = in.error();
       break;
     }
     Outcome p = client_->upload_part(bucket_, object, upload_id, static_cast<int>(etags.size() + 1),
-                                     memory_body(buffer));
+                                     memory_body(buffer), {&control});
     if (!p.ok) {
       r = from(p, /*redo_is_cheap=*/false);
+      r.previous_kept = true;
       break;
     }
     etags.push_back(p.etag);
   }
-  if (etags.size() * part >= size && r.error.empty()) {
-    Outcome c = client_->complete_multipart(bucket_, object, upload_id, etags);
-    if (c.ok) {
-      r.ok = true;
-      r.stamp = in.stamp();
-      r.crc32c = in.crc32c();
-      r.bytes = size;
-      r.changed = in.changed();
-      return r;
+  // Every byte is read: a file that moved meanwhile is not completed (the parts may mix
+  // two versions); the object keeps its last version.
+  if (!moved && r.error.empty() && in.changed()) moved = true;
+  if (!moved && r.error.empty()) {
+    Outcome c = client_->complete_multipart(bucket_, object, upload_id, etags, size, {&control});
+    // An outcome that is not known (no answer, a timeout, a server error, an upload no
+    // longer there because an earlier try completed it, a cancel in mid-request): ask
+    // the store, unless the round is over.
+    bool unknown = !c.ok && (c.gave_up || c.status == 0 || c.status >= 500 || c.code == "NoSuchUpload");
+    std::optional<bool> done = c.ok ? std::optional<bool>(true) : std::nullopt;
+    if (unknown && !c.gave_up) done = completed_as(object, etags, size, control);
+    if (done == true) {
+      std::lock_guard lock(open_mutex_);
+      open_.erase(upload_id);
+      checkpoint::PutResult ok;
+      ok.ok = true;
+      ok.stamp = in.stamp();
+      ok.crc32c = in.crc32c();
+      ok.bytes = size;
+      return ok;
     }
     r = from(c, /*redo_is_cheap=*/false);
+    // Refused, or found not completed: the object is what it was. Not known: no promise.
+    r.previous_kept = !unknown || done.has_value();
   }
-  // Nothing may dangle: a failed upload's parts are removed.
-  Outcome a = client_->abort_multipart(bucket_, object, upload_id);
-  if (!a.ok) spdlog::warn("could not abort the multipart upload of {}: {}", object, a.error);
-  if (shrank) {
-    // Not a failure: the file changed while it was read and must be stored again, as
-    // the engine does for a changed file (only when the result is ok).
-    r = {};
-    r.ok = true;
-    r.changed = true;
-    r.stamp = in.stamp();
-  }
+  // Nothing may dangle: an upload that was not completed is aborted.
+  abort_upload(url, upload_id, control);
+  if (moved) return changed(in.stamp());
   return r;
 }
 
-checkpoint::PutResult S3Store::put_bytes(const std::string& key, std::string_view data) {
-  checkpoint::PutResult r = from(client_->put_object(bucket_, full_key(key), memory_body(data)), /*redo_is_cheap=*/true);
+std::optional<bool> S3Store::completed_as(const std::string& object, const std::vector<std::string>& etags,
+                                          std::uint64_t size, const checkpoint::Control& control) {
+  Outcome h = client_->head_object(bucket_, object, {&control});
+  if (h.status == 404) return false;
+  if (!h.ok) {
+    spdlog::warn("cannot tell whether s3://{}/{} was completed: {}", bucket_, object, h.error);
+    return std::nullopt;
+  }
+  if (h.content_length != size) return false;
+  auto expected = multipart_etag(etags, [&](std::string_view data) { return md5(client_->curl(), data); });
+  if (expected) return h.etag == *expected;
+  // No MD5 at hand (or ETags that are not MD5s): the number of parts and the size.
+  std::string suffix = "-" + std::to_string(etags.size()) + "\"";
+  return h.etag.size() > suffix.size() && h.etag.compare(h.etag.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+void S3Store::abort_upload(const std::string& object, const std::string& upload_id,
+                           const checkpoint::Control& control) {
+  std::string key = object.substr(5 + bucket_.size() + 1);  // "s3://" bucket "/"
+  // After a cancel, within the cleanup budget; otherwise with the client's retries, even
+  // when the store was found down (it may answer this one).
+  checkpoint::Control only_cancel{control.cancel, nullptr};
+  Outcome a = client_->abort_multipart(bucket_, key, upload_id, {&only_cancel, /*cleanup=*/true});
+  std::lock_guard lock(open_mutex_);
+  if (a.ok || a.code == "NoSuchUpload") {
+    open_.erase(upload_id);
+    return;
+  }
+  if (auto it = open_.find(upload_id); it != open_.end()) it->second.abort_failed = true;
+  spdlog::warn("could not abort the multipart upload {} of {}: {} (tried again later)", upload_id, object, a.error);
+}
+
+void S3Store::retry_aborts(const checkpoint::Control& control) {
+  std::vector<std::pair<std::string, std::string>> failed;
+  {
+    std::lock_guard lock(open_mutex_);
+    for (const auto& [id, upload] : open_)
+      if (upload.abort_failed) failed.emplace_back(upload.object, id);
+  }
+  for (const auto& [object, id] : failed) {
+    if (control.cancelled()) return;
+    abort_upload(object, id, control);
+  }
+}
+
+std::vector<checkpoint::OpenUpload> S3Store::open_uploads() const {
+  std::lock_guard lock(open_mutex_);
+  std::vector<checkpoint::OpenUpload> out;
+  for (const auto& [id, upload] : open_) out.push_back({upload.object, id});
+  return out;
+}
+
+bool S3Store::clean_leftovers(const std::string& root, const std::function<bool(const std::string&)>& /*keep*/,
+                              const checkpoint::Control& control) {
+  // Multipart uploads under the entry's keys that nobody completed or aborted: a run
+  // killed in the middle of one (SIGKILL, a node lost) leaves its parts behind, billed.
+  std::string top = full_key(root);
+  std::vector<UploadList::Upload> uploads;
+  Outcome o = client_->list_multipart_uploads(bucket_, top, uploads, {&control});
+  if (!o.ok) {
+    // A transient failure: the next round looks again. A permanent one (credentials
+    // that may put objects but not list uploads): said once, not every round.
+    spdlog::warn("cannot list the multipart uploads left under s3://{}/{}{}: {}", bucket_, top,
+                 o.retryable ? "" : " (not tried again)", o.error);
+    return !o.retryable && !o.gave_up;
+  }
+  std::size_t aborted = 0;
+  for (const auto& u : uploads) {
+    if (u.key != top && u.key.compare(0, top.size() + 1, top + "/") != 0) continue;  // another entry's
+    {
+      std::lock_guard lock(open_mutex_);
+      if (open_.count(u.upload_id)) continue;  // our own
+    }
+    Outcome a = client_->abort_multipart(bucket_, u.key, u.upload_id, {&control});
+    if (a.ok || a.code == "NoSuchUpload") ++aborted;
+    else spdlog::warn("cannot abort the multipart upload {} of s3://{}/{}, left by an earlier run: {}", u.upload_id,
+                      bucket_, u.key, a.error);
+  }
+  if (aborted > 0)
+    spdlog::info("aborted {} multipart {} under s3://{}/{} left by an earlier run", aborted,
+                 aborted == 1 ? "upload" : "uploads", bucket_, top);
+  return true;
+}
+
+checkpoint::PutResult S3Store::put_bytes(const std::string& key, std::string_view data,
+                                         const checkpoint::Control& control) {
+  checkpoint::PutResult r =
+      from(client_->put_object(bucket_, full_key(key), memory_body(data), {&control}), /*redo_is_cheap=*/true);
   if (r.ok) r.bytes = data.size();
+  return r;
+}
+
+checkpoint::GetResult S3Store::get_bytes(const std::string& key, const checkpoint::Control& control) {
+  checkpoint::GetResult r;
+  Outcome o = client_->get_object(bucket_, full_key(key), {&control});
+  if (o.ok) {
+    r.state = checkpoint::GetResult::State::kFound;
+    r.data = std::move(o.body);
+  } else if (o.status == 404 && o.code != "NoSuchBucket") {
+    r.state = checkpoint::GetResult::State::kNotFound;
+  } else {
+    r.error = o.error;
+    r.retryable = o.retryable;
+  }
   return r;
 }
 

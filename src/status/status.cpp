@@ -33,9 +33,11 @@ json checkpoint_json(const Checkpoint& c) {
                   {"error", optional_string(c.final->error)},
                   {"files_failed", c.final->files_failed}};
   }
+  json open = json::array();
+  for (const auto& u : c.open_uploads) open.push_back({{"object", u.object}, {"upload_id", u.upload_id}});
   return {{"path", c.path},   {"url", c.url},
           {"rounds", c.rounds}, {"failed_rounds", c.failed_rounds},
-          {"final", final_json}};
+          {"final", final_json}, {"open_uploads", open}};
 }
 
 std::string shorten(const std::string& s, std::size_t max) {

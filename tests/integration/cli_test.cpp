@@ -186,6 +186,30 @@ TEST(Cli, CheckpointsStoringToTheSamePlaceAreAUsageError) {
       << s["error"];
 }
 
+TEST(Cli, AStoreInsideItsPathThroughASymlinkIsAUsageError) {
+  // As written the store is beside the path; through the link it is inside it, and each
+  // round would copy the store into itself. Only start-up, which reads the file system,
+  // can see that.
+  TempDir dir;
+  fs::create_directories(dir / "ck/inner");
+  write_file(dir / "ck/model.pt", "m");
+  fs::create_directory_symlink(dir / "ck/inner", dir / "link");
+  std::string status = dir / "status.json";
+  std::string option = "path=ck,url=file://" + dir / "link" + ",frequency=1s";
+  RunOptions options;
+  options.cwd = dir.path();
+  auto r = run(concat({"--status-file", status, "--checkpoint", option, "--"}, marking_command(dir)), options);
+  SCOPED_TRACE("stderr:\n" + r.err);
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_FALSE(fs::exists(dir / "ran")) << "the command must not run";
+  EXPECT_TRUE(fs::is_empty(dir / "ck/inner")) << "nothing may be stored";
+  EXPECT_EQ(r.err.rfind("supervise: command line: --checkpoint ", 0), 0u);
+  EXPECT_EQ(lines(r.err).size(), 1u);
+  auto s = read_json(status);
+  EXPECT_EQ(s["exit_code"], 125);
+  EXPECT_TRUE(s["started_at"].is_null());
+}
+
 TEST(Cli, BadExitCodeFromIsAUsageError) {
   expect_usage_error({"--exit-code-from", "bogus"}, {"--exit-code-from"});
 }

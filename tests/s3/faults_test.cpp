@@ -30,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "faultproxy.hpp"
 #include "harness.hpp"
 #include "moto.hpp"
 
@@ -42,18 +43,6 @@ using namespace std::chrono_literals;
 constexpr std::uint64_t kMultipartSize = 70'000'000;  // above the 64 MiB threshold: 9 parts of 8 MiB
 
 // ---- small helpers ---------------------------------------------------------------------
-
-// The interpreter itself (not a pyenv shim), found once.
-const std::string& python() {
-  static const std::string path = [] {
-    RunOptions o;
-    o.program = find_in_path("python3");
-    Run r = run({"-c", "import sys; print(sys.executable)"}, o);
-    std::string exe = r.out.substr(0, r.out.find('\n'));
-    return r.exit_code == 0 && !exe.empty() ? exe : o.program;
-  }();
-  return path;
-}
 
 // Deterministic bytes that do not compress and differ by seed.
 std::string pseudo_random(std::size_t size, std::uint64_t seed) {
@@ -71,17 +60,6 @@ std::string pseudo_random(std::size_t size, std::uint64_t seed) {
   return out;
 }
 
-bool port_refuses(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool refused = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 && errno == ECONNREFUSED;
-  ::close(fd);
-  return refused;
-}
-
 std::string hex(const std::string& bytes) {
   static const char digits[] = "0123456789abcdef";
   std::string out;
@@ -93,72 +71,6 @@ std::string hex(const std::string& bytes) {
 }
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-// ---- the proxy -------------------------------------------------------------------------
-
-struct ProxyOptions {
-  json rules = json::array();
-  double refuse_seconds = 0;
-  std::string refuse_mode = "unbound";
-};
-
-class FaultProxy {
- public:
-  FaultProxy(const MotoServer& moto, ProxyOptions options = {}) : port_(free_port()) {
-    write_file(dir_ / "control.json", json{{"rules", options.rules}}.dump());
-    RunOptions run_options;
-    run_options.program = python();
-    std::vector<std::string> args = {std::string(SUPERVISE_SOURCE_DIR) + "/tests/tools/faultproxy.py",
-                                     "--port", std::to_string(port_),
-                                     "--upstream", moto.endpoint(),
-                                     "--log", dir_ / "requests.jsonl",
-                                     "--control", dir_ / "control.json",
-                                     "--ready-file", dir_ / "ready.json",
-                                     "--idle-timeout", "150"};
-    if (options.refuse_seconds > 0) {
-      args.insert(args.end(), {"--refuse-seconds", std::to_string(options.refuse_seconds), "--refuse-mode",
-                               options.refuse_mode});
-    }
-    process_ = start(args, run_options);
-    // Running (and, unless it refuses on purpose, listening and answering).
-    bool up = eventually(
-        [&] {
-          if (!std::filesystem::exists(dir_ / "ready.json") || !process_->running()) return false;
-          if (options.refuse_seconds > 0 && options.refuse_mode == "unbound") return true;
-          return !port_refuses(port_);
-        },
-        30s);
-    if (!up) ADD_FAILURE() << "faultproxy did not come up on port " << port_;
-  }
-  FaultProxy(const FaultProxy&) = delete;
-  FaultProxy& operator=(const FaultProxy&) = delete;
-  ~FaultProxy() = default;  // Started kills it by pid and reaps it
-
-  int port() const { return port_; }
-  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
-
-  // A new phase: the proxy reads the control file before each request (rename: atomic).
-  void set_rules(const json& rules) {
-    write_file(dir_ / "control.tmp", json{{"rules", rules}}.dump());
-    std::filesystem::rename(dir_ / "control.tmp", dir_ / "control.json");
-  }
-
-  // Every request logged so far (a line being written is left out).
-  std::vector<json> requests() const {
-    std::vector<json> out;
-    if (!std::filesystem::exists(dir_ / "requests.jsonl")) return out;
-    for (const auto& line : lines(read_file(dir_ / "requests.jsonl"))) {
-      auto doc = json::parse(line, nullptr, /*allow_exceptions=*/false);
-      if (!doc.is_discarded() && !doc.contains("refused")) out.push_back(doc);
-    }
-    return out;
-  }
-
- private:
-  TempDir dir_;
-  int port_;
-  std::unique_ptr<Started> process_;
-};
 
 // The value of a header of a logged request (case-insensitive name).
 std::optional<std::string> header(const json& request, const std::string& name) {
@@ -453,7 +365,9 @@ TEST_F(S3Pitfall, NoSessionTokenNoTokenHeader) {
   expect_task_outcome_unchanged(t);
   EXPECT_EQ(checkpoint_status(t)["final"]["ok"], true) << t.run.err;
   auto requests = proxy.requests();
-  ASSERT_EQ(requests.size(), 2u) << summary(requests);  // the file, the manifest
+  // The stored manifest read, the uploads a killed run may have left listed, the file,
+  // the manifest.
+  ASSERT_EQ(requests.size(), 4u) << summary(requests);
   for (const auto& r : requests) {
     SCOPED_TRACE(describe(r));
     EXPECT_FALSE(header(r, "x-amz-security-token").has_value());
@@ -570,7 +484,9 @@ TEST_F(S3Fault, ConnectionsCutMidBody) {
 // ends in bounded time.
 TEST_F(S3Fault, StalledRequestsAreCutAndRetried) {
   std::string b = bucket();
-  FaultProxy proxy(moto(), {.rules = json::array({{{"action", "stall"}, {"first", 3}},
+  // The first three PUTs stall (the files of the round, in parallel; the manifest is
+  // read first with a GET, which gets the slow answer instead).
+  FaultProxy proxy(moto(), {.rules = json::array({{{"action", "stall"}, {"methods", {"PUT"}}, {"first", 3}},
                                                   {{"action", "slow"}, {"rate", 8}, {"first", 1}}})});
   TempDir dir;
   Files files = make_files(dir, /*with_multipart=*/false, 41);
@@ -646,13 +562,19 @@ TEST_F(S3Fault, AlwaysSlowDownReportsWhatIsMissing) {
     EXPECT_TRUE(contains(error, key)) << key << " not named in: " << error;
   EXPECT_TRUE(contains(error, "503")) << error;
   EXPECT_TRUE(contains(error, "SlowDown")) << error;
-  // Retried, a bounded number of times: a single PutObject gets the client's 5 tries,
-  // and the round tries the whole file 4 times: exactly 20 requests.
+  // Retried, a bounded number of times: a single request gets the client's 5 tries and
+  // the round tries it 4 times: exactly 20 requests. The round reads the manifest first
+  // (20 GETs). Not knowing what the store holds, it must store a manifest that vouches
+  // for nothing before it replaces any file (20 PUTs); as that fails, no file is sent.
+  // Last, the round's own manifest (20 PUTs).
   auto requests = proxy.requests();
-  for (const std::string rel : {"one.txt", "sub/two.bin"}) {
-    auto tries = where(requests, [&](const json& r) { return r["path"] == "/" + b + "/run/data/" + rel; });
-    EXPECT_EQ(tries.size(), 20u) << rel;
-  }
+  auto at = [&](const std::string& method, const std::string& key) {
+    return where(requests, [&](const json& r) { return r["method"] == method && r["path"] == "/" + b + "/" + key; });
+  };
+  EXPECT_EQ(at("GET", "run/data.manifest.json").size(), 20u) << summary(requests);
+  EXPECT_EQ(at("PUT", "run/data.manifest.json").size(), 40u) << summary(requests);
+  for (const std::string rel : {"one.txt", "sub/two.bin", "three four.txt"})
+    EXPECT_EQ(at("PUT", "run/data/" + rel).size(), 0u) << rel << "\n" << summary(requests);
   EXPECT_FALSE(moto().get(b, "run/data/one.txt").has_value());
   EXPECT_FALSE(moto().get(b, "run/data.manifest.json").has_value());
 

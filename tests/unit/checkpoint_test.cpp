@@ -21,6 +21,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -30,6 +31,7 @@
 #include "supervise/checkpoint/round.hpp"
 #include "supervise/checkpoint/snapshot.hpp"
 #include "supervise/checkpoint/store.hpp"
+#include "supervise/fs.hpp"
 
 namespace supervise::checkpoint {
 namespace {
@@ -371,21 +373,26 @@ TEST(CheckpointManifest, ListsStoredFilesAndMissingOnes) {
                         {"ck/b", {{4, -1}, 0x1u}},
                         {"ck/stale", {{2, 1}, 0x2u}},  // stored version differs
                         {"ck/gone", {{9, 9}, 0x3u}}};   // no longer in the path
-  json m = json::parse(render_manifest(request, s, stored, true));
+  json m = json::parse(render_manifest(round_manifest(request, s, stored, {}, true), std::chrono::system_clock::now()));
   EXPECT_EQ(m["schema_version"], 1);
   EXPECT_EQ(m["path"], "/tmp/ck");
   EXPECT_EQ(m["url"], "file:///store");
   EXPECT_EQ(m["round"], 7);
   EXPECT_EQ(m["final"], true);
   EXPECT_EQ(m["complete"], false);  // two files are missing
+  EXPECT_EQ(m["in_progress"], false);
   ASSERT_TRUE(m["created_at"].is_string());
   EXPECT_EQ(m["created_at"].get<std::string>().size(), std::string("2026-11-22T10:00:00.000Z").size());
-  ASSERT_EQ(m["files"].size(), 2u);
+  // The stale file is listed as stored (its older version is what the store holds) and
+  // is missing in its current version.
+  ASSERT_EQ(m["files"].size(), 3u);
   EXPECT_EQ(m["files"][0], (json{{"key", "ck/a"}, {"size", 3}, {"mtime", "2026-11-22T10:00:00.000000005Z"},
                                  {"crc32c", "e3069283"}}));
   EXPECT_EQ(m["files"][1]["key"], "ck/b");
   EXPECT_EQ(m["files"][1]["mtime"], "1969-12-31T23:59:59.999999999Z");
   EXPECT_EQ(m["files"][1]["crc32c"], "00000001");
+  EXPECT_EQ(m["files"][2]["key"], "ck/stale");
+  EXPECT_EQ(m["files"][2]["mtime"], "1970-01-01T00:00:00.000000001Z");
   EXPECT_EQ(m["missing"], (json{"ck/new", "ck/stale"}));
 }
 
@@ -394,13 +401,14 @@ TEST(CheckpointManifest, CompleteOnlyWhenAskedAndNothingMissing) {
   RoundRequest request{&entry, nullptr, 1, false, true, {}};
   Snapshot s = snapshot_of({{"ck/a", {3, 1'500'000'000}}});
   StoredFiles stored = {{"ck/a", {{3, 1'500'000'000}, 5}}};
-  json m = json::parse(render_manifest(request, s, stored, true));
+  auto now = std::chrono::system_clock::now();
+  json m = json::parse(render_manifest(round_manifest(request, s, stored, {}, true), now));
   EXPECT_EQ(m["complete"], true);
   EXPECT_EQ(m["final"], false);
   EXPECT_EQ(m["files"][0]["mtime"], "1970-01-01T00:00:01.500000000Z");
   EXPECT_TRUE(m["missing"].empty());
-  EXPECT_EQ(json::parse(render_manifest(request, s, stored, false))["complete"], false);
-  json empty = json::parse(render_manifest(request, Snapshot{true, {}, 0, {}}, {}, true));
+  EXPECT_EQ(json::parse(render_manifest(round_manifest(request, s, stored, {}, false), now))["complete"], false);
+  json empty = json::parse(render_manifest(round_manifest(request, Snapshot{true, {}, 0, {}}, {}, {}, true), now));
   EXPECT_TRUE(empty["files"].empty());
   EXPECT_EQ(empty["complete"], true);
 }
@@ -411,17 +419,36 @@ TEST(CheckpointManifest, CompleteOnlyWhenAskedAndNothingMissing) {
 // Records every call (in order) and passes it to an inner store, if any.
 class RecordingStore : public Store {
  public:
-  explicit RecordingStore(std::shared_ptr<Store> inner = nullptr, unsigned parallel = 1)
-      : inner_(std::move(inner)), parallel_(parallel) {}
-  PutResult put_file(const std::string& key, const std::string& source) override {
+  explicit RecordingStore(std::shared_ptr<Store> inner = nullptr, unsigned parallel = 1,
+                          Clock::duration down_window = kDownWindow)
+      : Store(down_window), inner_(std::move(inner)), parallel_(parallel) {}
+  PutResult put_file(const std::string& key, const std::string& source, const Control& control) override {
     record(key);
-    return on_file(key, source);
+    return on_file(key, source, control);
   }
-  PutResult put_bytes(const std::string& key, std::string_view data) override {
+  PutResult put_bytes(const std::string& key, std::string_view data, const Control& control) override {
     record(key);
-    return on_bytes(key, data);
+    return on_bytes(key, data, control);
+  }
+  GetResult get_bytes(const std::string& key, const Control& control) override {
+    {
+      std::lock_guard lock(mutex_);
+      gets_.push_back(key);
+    }
+    if (inner_) return inner_->get_bytes(key, control);
+    GetResult r;
+    r.state = GetResult::State::kNotFound;
+    return r;
+  }
+  bool clean_leftovers(const std::string& root, const std::function<bool(const std::string&)>& keep,
+                       const Control& control) override {
+    return inner_ ? inner_->clean_leftovers(root, keep, control) : true;
   }
   unsigned parallelism() const override { return parallel_; }
+  std::vector<std::string> gets() const {
+    std::lock_guard lock(mutex_);
+    return gets_;
+  }
 
   std::vector<std::string> calls() const {
     std::lock_guard lock(mutex_);
@@ -438,8 +465,8 @@ class RecordingStore : public Store {
   }
 
  protected:
-  virtual PutResult on_file(const std::string& key, const std::string& source) {
-    if (inner_) return inner_->put_file(key, source);
+  virtual PutResult on_file(const std::string& key, const std::string& source, const Control& control) {
+    if (inner_) return inner_->put_file(key, source, control);
     SourceFile in(source);  // a store of nothing that still reads like one
     PutResult r;
     if (!in.ok()) {
@@ -456,8 +483,8 @@ class RecordingStore : public Store {
     r.changed = in.changed();
     return r;
   }
-  virtual PutResult on_bytes(const std::string& key, std::string_view data) {
-    if (inner_) return inner_->put_bytes(key, data);
+  virtual PutResult on_bytes(const std::string& key, std::string_view data, const Control& control) {
+    if (inner_) return inner_->put_bytes(key, data, control);
     PutResult r;
     r.ok = true;
     r.bytes = data.size();
@@ -476,6 +503,7 @@ class RecordingStore : public Store {
   unsigned parallel_;
   mutable std::mutex mutex_;
   std::vector<std::string> calls_;
+  std::vector<std::string> gets_;
   std::map<std::string, std::vector<std::chrono::steady_clock::time_point>> times_;
 };
 
@@ -493,9 +521,9 @@ class FlakyStore : public RecordingStore {
       : RecordingStore(std::move(inner)), failures_(failures), retryable_(retryable) {}
 
  protected:
-  PutResult on_file(const std::string& key, const std::string& source) override {
+  PutResult on_file(const std::string& key, const std::string& source, const Control& control) override {
     if (previous(key) < failures_) return failure(retryable_, "storing " + key + ": Connection reset by peer");
-    return RecordingStore::on_file(key, source);
+    return RecordingStore::on_file(key, source, control);
   }
 
  private:
@@ -518,7 +546,10 @@ class RoundTest : public ::testing::Test {
   }
   RoundResult round(Store& store, bool final = false, const re2::RE2* regex = nullptr, bool manifest = true) {
     RoundRequest request{&entry_, regex, ++number_, final, manifest, fast_retry()};
-    return run_round(request, store, stored_, cancel_);
+    return run_round(request, store, state_, progress_, cancel_);
+  }
+  RoundResult run(const RoundRequest& request, Store& store) {
+    return run_round(request, store, state_, progress_, cancel_);
   }
   std::string stored_path(const std::string& key) const { return store_dir_ + "/" + key; }
   json manifest() const { return json::parse(read(store_dir_ + "/data.manifest.json")); }
@@ -526,8 +557,10 @@ class RoundTest : public ::testing::Test {
   Dir dir_;
   std::string root_, store_dir_;
   spec::Checkpoint entry_;
-  StoredFiles stored_;
-  std::atomic<bool> cancel_{false};
+  EntryState state_;
+  StoredFiles& stored_ = state_.stored;
+  Progress progress_;
+  Cancel cancel_;
   std::size_t number_ = 0;
 };
 
@@ -590,8 +623,14 @@ TEST_F(RoundTest, StoresExactlyTheChangedFiles) {
   EXPECT_EQ(r.unchanged, 1u);
   EXPECT_EQ(r.bytes, 6u + 4u + 1u);
   auto calls = recording.calls();
+  // Two files the stored manifest vouched for are replaced: it is stored first with them
+  // marked in progress, then the files, then the new manifest.
+  ASSERT_EQ(calls.size(), 5u);
+  EXPECT_EQ(calls.front(), "data.manifest.json");
+  EXPECT_EQ(calls.back(), "data.manifest.json");
   std::sort(calls.begin(), calls.end());
-  EXPECT_EQ(calls, (std::vector<std::string>{"data.manifest.json", "data/a.bin", "data/sub/b.pt", "data/sub/new.bin"}));
+  EXPECT_EQ(calls, (std::vector<std::string>{"data.manifest.json", "data.manifest.json", "data/a.bin",
+                                             "data/sub/b.pt", "data/sub/new.bin"}));
   EXPECT_EQ(read(stored_path("data/a.bin")), "ALPHA!");
   EXPECT_EQ(read(stored_path("data/sub/b.pt")), "BETA");
   EXPECT_EQ(stat_of(stored_path("data/c.txt")).st_ino, untouched_before.st_ino);
@@ -652,10 +691,10 @@ TEST_F(RoundTest, RegexFiltersAndSingleFilePath) {
   EXPECT_EQ(manifest()["files"].size(), 2u);
 
   spec::Checkpoint single = entry_for(root_ + "/c.txt", dir_ / "single");
-  StoredFiles stored;
+  EntryState state;
   RoundRequest request{&single, &bins, 1, true, true, fast_retry()};
   FileStore single_store(dir_ / "single");
-  RoundResult s = run_round(request, single_store, stored, cancel_);
+  RoundResult s = run_round(request, single_store, state, progress_, cancel_);
   EXPECT_TRUE(s.ok());
   EXPECT_EQ(s.stored, 1u);
   EXPECT_EQ(read(dir_ / "single/c.txt"), "gamma");
@@ -664,10 +703,10 @@ TEST_F(RoundTest, RegexFiltersAndSingleFilePath) {
 
 TEST_F(RoundTest, MissingPathStoresNothingAndIsOk) {
   spec::Checkpoint missing = entry_for(dir_ / "not-yet", store_dir_);
-  StoredFiles stored;
+  EntryState state;
   RoundRequest request{&missing, nullptr, 1, true, true, fast_retry()};
   RecordingStore recording(std::make_shared<FileStore>(store_dir_));
-  RoundResult r = run_round(request, recording, stored, cancel_);
+  RoundResult r = run_round(request, recording, state, progress_, cancel_);
   EXPECT_TRUE(r.ok());
   EXPECT_FALSE(r.path_exists);
   EXPECT_EQ(r.stored, 0u);
@@ -725,7 +764,7 @@ TEST_F(RoundTest, RetryableFailuresAreRetriedWithBackoff) {
   for (int i = 0; i < 17; ++i) write(root_ + "/many/" + std::to_string(i), std::to_string(i));
   FlakyStore store(3, /*retryable=*/true, std::make_shared<FileStore>(store_dir_));
   RoundRequest request{&entry_, nullptr, 1, false, true, RetryPolicy{4, 5ms, 10s}};
-  RoundResult r = run_round(request, store, stored_, cancel_);
+  RoundResult r = run(request, store);
   EXPECT_TRUE(r.ok()) << r.error_summary();
   EXPECT_EQ(r.stored, 20u);
   EXPECT_EQ(r.failed, 0u);
@@ -748,7 +787,7 @@ TEST_F(RoundTest, RetryableFailuresAreRetriedWithBackoff) {
 TEST_F(RoundTest, RetriesAreBounded) {
   FlakyStore store(1000, /*retryable=*/true);
   RoundRequest request{&entry_, nullptr, 1, false, false, RetryPolicy{4, 1ms, 2ms}};
-  RoundResult r = run_round(request, store, stored_, cancel_);
+  RoundResult r = run(request, store);
   EXPECT_FALSE(r.ok());
   EXPECT_EQ(r.failed, 3u);
   EXPECT_EQ(store.count("data/a.bin"), 4u);
@@ -756,7 +795,7 @@ TEST_F(RoundTest, RetriesAreBounded) {
   EXPECT_NE(r.error_summary().find("Connection reset"), std::string::npos);
   // What failed goes to the next round.
   FlakyStore healthy(0, true);
-  RoundResult next = run_round(request, healthy, stored_, cancel_);
+  RoundResult next = run(request, healthy);
   EXPECT_TRUE(next.ok());
   EXPECT_EQ(next.stored, 3u);
 }
@@ -765,7 +804,7 @@ TEST_F(RoundTest, NonRetryableFailureIsTriedOnce) {
   FlakyStore store(1000, /*retryable=*/false);
   RoundRequest request{&entry_, nullptr, 1, false, true, RetryPolicy{4, 200ms, 1000ms}};
   auto started = std::chrono::steady_clock::now();
-  RoundResult r = run_round(request, store, stored_, cancel_);
+  RoundResult r = run(request, store);
   EXPECT_LT(std::chrono::steady_clock::now() - started, 150ms);  // no backoff waited
   EXPECT_EQ(r.failed, 3u);
   EXPECT_EQ(store.count("data/a.bin"), 1u);
@@ -778,9 +817,9 @@ TEST_F(RoundTest, NonRetryableFailureIsTriedOnce) {
 TEST_F(RoundTest, ManifestIsRetriedToo) {
   class ManifestFlaky : public RecordingStore {
    protected:
-    PutResult on_bytes(const std::string& key, std::string_view data) override {
+    PutResult on_bytes(const std::string& key, std::string_view data, const Control& control) override {
       if (previous(key) < 2) return failure(true, key + ": Service Unavailable");
-      return RecordingStore::on_bytes(key, data);
+      return RecordingStore::on_bytes(key, data, control);
     }
   } store;
   RoundResult r = round(store);
@@ -797,8 +836,8 @@ TEST_F(RoundTest, ChangedWhileStoredIsStoredAgain) {
     explicit Changing(std::size_t times) : times_(times) {}
 
    protected:
-    PutResult on_file(const std::string& key, const std::string& source) override {
-      PutResult r = RecordingStore::on_file(key, source);
+    PutResult on_file(const std::string& key, const std::string& source, const Control& control) override {
+      PutResult r = RecordingStore::on_file(key, source, control);
       if (key == "data/a.bin" && previous(key) < times_) r.changed = true;
       return r;
     }
@@ -818,14 +857,14 @@ TEST_F(RoundTest, ChangedWhileStoredIsStoredAgain) {
   EXPECT_EQ(stored_.count("data/a.bin"), 1u);
 
   // The final round: two changes, then stored on the third pass.
-  stored_.clear();
+  state_ = EntryState{};
   Changing twice(2);
   RoundResult final_round = round(twice, /*final=*/true);
   EXPECT_TRUE(final_round.ok()) << final_round.error_summary();
   EXPECT_EQ(twice.count("data/a.bin"), 3u);
   EXPECT_EQ(final_round.stored, 3u);
   // Always changing: the final round gives up after its passes and says so.
-  stored_.clear();
+  state_ = EntryState{};
   Changing always(1000);
   RoundResult gave_up = round(always, /*final=*/true);
   EXPECT_FALSE(gave_up.ok());
@@ -842,7 +881,7 @@ TEST_F(RoundTest, FileSwappedForAFifoDoesNotBlock) {
   std::atomic<bool> finished{false};
   PutResult result;
   std::thread putter([&] {
-    result = store.put_file("data/swapped", fifo);
+    result = store.put_file("data/swapped", fifo, Control{});
     finished = true;
   });
   bool in_time = wait_until([&] { return finished.load(); }, 5s);
@@ -857,33 +896,45 @@ TEST_F(RoundTest, FileSwappedForAFifoDoesNotBlock) {
   EXPECT_FALSE(stdfs::exists(stored_path("data/swapped")));
 }
 
-// Stored whole in round 1; in round 2 a new version changes while it is stored (the
-// file store has already put the torn copy in place): the manifest must list the file
-// as missing, not as the round-1 version it no longer holds.
-TEST_F(RoundTest, ChangedWhileStoredIsNotListedByItsOldVersion) {
+// Stored whole in round 1; in round 2 a new version changes while it is being stored,
+// so nothing is committed (the store keeps the round-1 copy): the manifest goes on
+// listing the round-1 version, which is what the store holds, and says the file is
+// missing in its current version.
+TEST_F(RoundTest, ChangedWhileStoredKeepsThePreviousVersionListed) {
   FileStore store(store_dir_);
   ASSERT_TRUE(round(store).ok());
+  json before = manifest();
   write(root_ + "/a.bin", "alpha, version 2");
-  class TornOnce : public RecordingStore {
+  class ChangesOnce : public RecordingStore {
    public:
     using RecordingStore::RecordingStore;
 
    protected:
-    PutResult on_file(const std::string& key, const std::string& source) override {
-      PutResult r = RecordingStore::on_file(key, source);
-      if (key == "data/a.bin" && previous(key) == 0) r.changed = true;
-      return r;
+    PutResult on_file(const std::string& key, const std::string& source, const Control& control) override {
+      if (key == "data/a.bin" && previous(key) == 0) {  // as FileStore says it: nothing renamed
+        PutResult r;
+        r.ok = true;
+        r.changed = true;
+        return r;
+      }
+      return RecordingStore::on_file(key, source, control);
     }
-  } torn(std::make_shared<FileStore>(store_dir_));
-  RoundResult r = round(torn);
+  } changes(std::make_shared<FileStore>(store_dir_));
+  RoundResult r = round(changes);
   EXPECT_EQ(r.changing, 1u);
   json m = manifest();
   EXPECT_EQ(m["complete"], false);
   EXPECT_EQ(m["missing"], json{"data/a.bin"});
-  for (const auto& f : m["files"]) EXPECT_NE(f["key"], "data/a.bin") << m.dump();
-  EXPECT_EQ(m["files"].size(), 2u);
-  // The next round stores it again, and the manifest is whole again.
-  RoundResult next = round(torn);
+  ASSERT_EQ(m["files"].size(), 3u);
+  for (const auto& f : m["files"]) {
+    if (f["key"] != "data/a.bin") continue;
+    EXPECT_EQ(f["crc32c"], crc32c_hex(crc_of("alpha"))) << m.dump();
+    EXPECT_EQ(f["size"], 5);
+    EXPECT_FALSE(f.contains("in_progress"));
+  }
+  EXPECT_EQ(read(stored_path("data/a.bin")), "alpha");
+  // The next round stores it, and the manifest is whole again.
+  RoundResult next = round(changes);
   EXPECT_TRUE(next.ok()) << next.error_summary();
   EXPECT_EQ(next.stored, 1u);
   m = manifest();
@@ -896,14 +947,14 @@ TEST_F(RoundTest, CancelStopsTheRound) {
   for (int i = 0; i < 20; ++i) write(root_ + "/many/" + std::to_string(i), "x");
   class Cancelling : public RecordingStore {
    public:
-    explicit Cancelling(std::atomic<bool>& cancel) : cancel_(cancel) {}
+    explicit Cancelling(Cancel& cancel) : cancel_(cancel) {}
 
    protected:
-    PutResult on_file(const std::string& key, const std::string& source) override {
-      cancel_ = true;  // the grace period ends while the first file is stored
-      return RecordingStore::on_file(key, source);
+    PutResult on_file(const std::string& key, const std::string& source, const Control& control) override {
+      cancel_.request(Clock::now());  // the grace period ends while the first file is stored
+      return RecordingStore::on_file(key, source, control);
     }
-    std::atomic<bool>& cancel_;
+    Cancel& cancel_;
   } store(cancel_);
   RoundResult r = round(store);
   EXPECT_TRUE(r.cancelled);
@@ -918,16 +969,366 @@ TEST_F(RoundTest, CancelStopsTheBackoff) {
   // Cancelled while it waits before its second attempt (a wait of up to 4 s).
   std::thread canceller([&] {
     wait_until([&] { return !store.calls().empty(); });
-    cancel_ = true;
+    cancel_.request(Clock::now());
   });
   auto started = std::chrono::steady_clock::now();
-  RoundResult r = run_round(request, store, stored_, cancel_);
+  RoundResult r = run(request, store);
   canceller.join();
   EXPECT_LT(std::chrono::steady_clock::now() - started, 1500ms);
   EXPECT_TRUE(r.cancelled);
   EXPECT_FALSE(r.ok());
   EXPECT_LE(store.calls().size(), 2u);  // 2 only if the first wait drew almost 0
   EXPECT_EQ(store.count("data.manifest.json"), 0u);
+}
+
+// ---------------------------------------------------------------------------------------
+// The manifest protocol and what a round finds in the store
+
+// Checks the promise at every call: whenever a file is about to be replaced, and again
+// once it has been, the manifest in the store vouches only for objects it describes (an
+// entry not in progress has the stored object's size and CRC-32C), and a complete
+// manifest has nothing in progress.
+class Auditing : public RecordingStore {
+ public:
+  Auditing(const std::string& store_dir, const std::string& manifest_key)
+      : RecordingStore(std::make_shared<FileStore>(store_dir), 4), dir_(store_dir), manifest_(manifest_key) {}
+  std::vector<std::string> violations() const {
+    std::lock_guard lock(mutex_);
+    return violations_;
+  }
+  std::size_t audits() const { return audits_; }
+
+ protected:
+  PutResult on_file(const std::string& key, const std::string& source, const Control& control) override {
+    audit("before storing " + key);
+    PutResult r = RecordingStore::on_file(key, source, control);
+    audit("after storing " + key);
+    return r;
+  }
+
+ private:
+  void audit(const std::string& when) {
+    ++audits_;
+    std::string text = read(dir_ + "/" + manifest_);
+    if (text.empty()) return;  // none yet
+    auto parsed = parse_manifest(text);
+    std::lock_guard lock(mutex_);
+    if (!parsed) {
+      violations_.push_back(when + ": " + parsed.error());
+      return;
+    }
+    for (const auto& e : parsed->files) {
+      if (parsed->complete && e.in_progress) violations_.push_back(when + ": complete with " + e.key + " in progress");
+      if (e.in_progress) continue;
+      std::string stored = read(dir_ + "/" + e.key);
+      if (stored.size() != e.stamp.size || crc_of(stored) != e.crc32c)
+        violations_.push_back(when + ": the manifest vouches for " + e.key + " as " + crc32c_hex(e.crc32c) +
+                              ", the store holds " + crc32c_hex(crc_of(stored)));
+    }
+  }
+  std::string dir_, manifest_;
+  mutable std::mutex mutex_;
+  std::vector<std::string> violations_;
+  std::atomic<std::size_t> audits_{0};
+};
+
+std::string join_lines(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const auto& l : lines) out += l + "\n";
+  return out;
+}
+
+TEST_F(RoundTest, NoStoredManifestEverVouchesForAnObjectBeingReplaced) {
+  for (int i = 0; i < 12; ++i) write(root_ + "/many/" + std::to_string(i), "v1 of " + std::to_string(i));
+  Auditing store(store_dir_, "data.manifest.json");
+  ASSERT_TRUE(round(store).ok());
+  for (int version = 2; version <= 4; ++version) {
+    for (int i = 0; i < 12; i += version) write(root_ + "/many/" + std::to_string(i), "v" + std::to_string(version));
+    write(root_ + "/new-" + std::to_string(version), "new");
+    RoundResult r = round(store);
+    EXPECT_TRUE(r.ok()) << r.error_summary();
+  }
+  // A new run (nothing known: the stored manifest is read first) replaces everything.
+  state_ = EntryState{};
+  for (int i = 0; i < 12; ++i) write(root_ + "/many/" + std::to_string(i), "v5 " + std::to_string(i));
+  RoundResult fresh = round(store, /*final=*/true);
+  EXPECT_TRUE(fresh.ok()) << fresh.error_summary();
+  EXPECT_GT(store.audits(), 50u);
+  EXPECT_TRUE(store.violations().empty()) << join_lines(store.violations());
+  json m = manifest();
+  EXPECT_EQ(m["complete"], true);
+  EXPECT_EQ(m["in_progress"], false);
+  EXPECT_EQ(m["files"].size(), 18u);
+}
+
+// The marking manifest is stored before the files: same entries, those to be replaced
+// in progress, not complete.
+TEST_F(RoundTest, TheManifestIsMarkedInProgressBeforeAVouchedFileIsReplaced) {
+  FileStore files(store_dir_);
+  ASSERT_TRUE(round(files).ok());
+  write(root_ + "/a.bin", "alpha 2");
+  class Snooping : public RecordingStore {
+   public:
+    using RecordingStore::RecordingStore;
+    json seen;
+
+   protected:
+    PutResult on_file(const std::string& key, const std::string& source, const Control& control) override {
+      if (key == "data/a.bin") seen = json::parse(read(dir + "/data.manifest.json"));
+      return RecordingStore::on_file(key, source, control);
+    }
+
+   public:
+    std::string dir;
+  } store(std::make_shared<FileStore>(store_dir_));
+  store.dir = store_dir_;
+  ASSERT_TRUE(round(store).ok());
+  ASSERT_TRUE(store.seen.is_object());
+  EXPECT_EQ(store.seen["complete"], false);
+  EXPECT_EQ(store.seen["in_progress"], true);
+  EXPECT_EQ(store.seen["round"], 2);
+  ASSERT_EQ(store.seen["files"].size(), 3u);
+  for (const auto& f : store.seen["files"])
+    EXPECT_EQ(f.value("in_progress", false), f["key"] == "data/a.bin") << f.dump();
+  EXPECT_EQ(store.count("data.manifest.json"), 2u);
+  EXPECT_EQ(manifest()["complete"], true);
+  EXPECT_EQ(manifest()["in_progress"], false);
+}
+
+// Only new files: the stored manifest vouches for none of them, so it is stored once.
+TEST_F(RoundTest, NewFilesAloneNeedNoMarking) {
+  FileStore files(store_dir_);
+  ASSERT_TRUE(round(files).ok());
+  write(root_ + "/brand-new", "n");
+  RecordingStore store(std::make_shared<FileStore>(store_dir_));
+  ASSERT_TRUE(round(store).ok());
+  EXPECT_EQ(store.count("data.manifest.json"), 1u);
+  EXPECT_EQ(store.calls().front(), "data/brand-new");
+}
+
+// The marking cannot be stored: the files it would cover wait (the old versions stay,
+// vouched for), new files still go, and the round says what happened.
+TEST_F(RoundTest, WithoutTheMarkingVouchedFilesAreNotReplaced) {
+  FileStore files(store_dir_);
+  ASSERT_TRUE(round(files).ok());
+  write(root_ + "/a.bin", "alpha 2");
+  write(root_ + "/brand-new", "n");
+  class NoMarking : public RecordingStore {
+   public:
+    using RecordingStore::RecordingStore;
+
+   protected:
+    PutResult on_bytes(const std::string& key, std::string_view data, const Control& control) override {
+      if (data.find("\"in_progress\":true") != std::string_view::npos) return failure(false, key + ": 403 AccessDenied");
+      return RecordingStore::on_bytes(key, data, control);
+    }
+  } store(std::make_shared<FileStore>(store_dir_));
+  RoundResult r = round(store);
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.failed, 1u);
+  EXPECT_EQ(r.stored, 1u);
+  EXPECT_EQ(store.count("data/a.bin"), 0u);
+  EXPECT_EQ(read(stored_path("data/a.bin")), "alpha");
+  EXPECT_EQ(read(stored_path("data/brand-new")), "n");
+  EXPECT_NE(r.error_summary().find("could not first mark them in progress"), std::string::npos) << r.error_summary();
+  json m = manifest();
+  EXPECT_EQ(m["complete"], false);
+  EXPECT_EQ(m["missing"], json{"data/a.bin"});
+  for (const auto& f : m["files"])
+    if (f["key"] == "data/a.bin") EXPECT_EQ(f["crc32c"], crc32c_hex(crc_of("alpha")));
+}
+
+// A manifest that is not one of ours (or cannot be read) may be trusted by a reader: it
+// is replaced by one that vouches for nothing before any file is stored.
+TEST_F(RoundTest, AForeignManifestIsReplacedBeforeAnyFile) {
+  write(store_dir_ + "/data.manifest.json", R"({"complete": true, "files": "all of them"})");
+  write(store_dir_ + "/data/a.bin", "an older alpha");
+  class FirstSight : public RecordingStore {
+   public:
+    using RecordingStore::RecordingStore;
+    std::string dir;
+    std::string first;
+
+   protected:
+    PutResult on_file(const std::string& key, const std::string& source, const Control& control) override {
+      {
+        std::lock_guard lock(m_);
+        if (first.empty()) first = read(dir + "/data.manifest.json");
+      }
+      return RecordingStore::on_file(key, source, control);
+    }
+    std::mutex m_;
+  } store(std::make_shared<FileStore>(store_dir_));
+  store.dir = store_dir_;
+  ASSERT_TRUE(round(store).ok());
+  EXPECT_EQ(store.gets(), std::vector<std::string>{"data.manifest.json"});
+  json seen = json::parse(store.first);
+  EXPECT_EQ(seen["complete"], false);
+  EXPECT_EQ(seen["in_progress"], true);
+  EXPECT_TRUE(seen["files"].empty());
+  EXPECT_EQ(manifest()["complete"], true);
+  EXPECT_EQ(read(stored_path("data/a.bin")), "alpha");
+}
+
+// Temporary files that a killed run left in a file:// store are removed by the next
+// run; a user's file that merely looks like one is stored and kept.
+TEST_F(RoundTest, TemporariesOfAKilledRunAreRemoved) {
+  write(store_dir_ + "/data/.a.bin.tmp-AbC123", "half of alpha");
+  write(store_dir_ + "/data/sub/deep/.x.tmp-QQQQQ9", "half");
+  write(store_dir_ + "/.data.manifest.json.tmp-zz00ZZ", "{\"half");
+  write(store_dir_ + "/.other.tmp-ABCDEF", "another entry's");
+  write(store_dir_ + "/data/.not.tmp-toolong", "not a temporary name");
+  write(root_ + "/.mine.tmp-ABCDEF", "a user's own file");
+  FileStore store(store_dir_);
+  ASSERT_TRUE(round(store).ok());
+  EXPECT_FALSE(stdfs::exists(store_dir_ + "/data/.a.bin.tmp-AbC123"));
+  EXPECT_FALSE(stdfs::exists(store_dir_ + "/data/sub/deep/.x.tmp-QQQQQ9"));
+  EXPECT_FALSE(stdfs::exists(store_dir_ + "/.data.manifest.json.tmp-zz00ZZ"));
+  EXPECT_TRUE(stdfs::exists(store_dir_ + "/.other.tmp-ABCDEF"));
+  EXPECT_TRUE(stdfs::exists(store_dir_ + "/data/.not.tmp-toolong"));
+  EXPECT_EQ(read(stored_path("data/.mine.tmp-ABCDEF")), "a user's own file");
+  // A later run keeps the user's file, stored and listed.
+  state_ = EntryState{};
+  ASSERT_TRUE(round(store).ok());
+  EXPECT_EQ(read(stored_path("data/.mine.tmp-ABCDEF")), "a user's own file");
+}
+
+// Every request fails: once the store has failed everything for the window, the rest
+// of the round fails at once, with one error for all of it.
+TEST_F(RoundTest, ADownStoreFailsTheRestOfTheRoundAtOnce) {
+  for (int i = 0; i < 200; ++i) write(root_ + "/many/" + std::to_string(i), "x");
+  class Dead : public RecordingStore {
+   public:
+    Dead() : RecordingStore(nullptr, 2, 300ms) {}
+
+   protected:
+    PutResult on_file(const std::string& key, const std::string&, const Control& control) override {
+      control.failed(key + ": Couldn't connect to server");
+      return failure(true, key + ": Couldn't connect to server");
+    }
+    PutResult on_bytes(const std::string& key, std::string_view, const Control& control) override {
+      control.failed(key + ": Couldn't connect to server");
+      return failure(true, key + ": Couldn't connect to server");
+    }
+  } store;
+  RoundRequest request{&entry_, nullptr, 1, true, true, RetryPolicy{4, 20ms, 40ms}};
+  auto started = Clock::now();
+  RoundResult r = run(request, store);
+  auto took = Clock::now() - started;
+  EXPECT_LT(took, 10s);  // 203 files x 4 attempts x ~30 ms would be ~12 s on 2 workers
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.failed, 203u);
+  EXPECT_EQ(r.stored, 0u);
+  EXPECT_EQ(r.store_down.rfind("the store is down: ", 0), 0u) << r.store_down;
+  EXPECT_NE(r.store_down.find(" requests in a row failed over "), std::string::npos) << r.store_down;
+  EXPECT_LT(store.calls().size(), 203u * 4 / 2) << "most files must not have been tried";
+  EXPECT_EQ(store.count("data.manifest.json"), 0u);
+  std::string summary = r.error_summary();
+  EXPECT_NE(summary.find("203 files not stored"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("the store is down"), std::string::npos) << summary;
+  // The next round tries again, and a store that answers is not down.
+  write(root_ + "/a.bin", "alpha 2");
+  FileStore alive(store_dir_);
+  RoundResult next = run(request, alive);
+  EXPECT_TRUE(next.ok()) << next.error_summary();
+  EXPECT_EQ(next.stored, 203u);
+}
+
+// A name the store cannot hold is skipped and counted, never stored under another key.
+TEST_F(RoundTest, NamesTheStoreCannotHoldAreSkipped) {
+  write(root_ + "/bad\xff" "name", "bytes");
+  class Utf8Only : public RecordingStore {
+   public:
+    using RecordingStore::RecordingStore;
+    std::string key_problem(const std::string& key) const override {
+      return key.find('\xff') != std::string::npos ? "its name is not UTF-8" : "";
+    }
+  } store(std::make_shared<FileStore>(store_dir_));
+  RoundResult r = round(store);
+  EXPECT_TRUE(r.ok()) << r.error_summary();
+  EXPECT_EQ(r.stored, 3u);
+  EXPECT_EQ(r.skipped, 1u);
+  for (const auto& c : store.calls()) EXPECT_EQ(c.find('\xff'), std::string::npos);
+  EXPECT_EQ(manifest()["files"].size(), 3u);
+}
+
+// file:// stores every name the local file system allows, exactly: names of 244-255
+// bytes (the temporary name is cut to fit) and names that are not UTF-8 (exact in the
+// manifest's key_base64), so two files never share a key.
+TEST_F(RoundTest, FileStoreKeepsEveryLocalNameExactly) {
+  std::string longest(255, 'n');
+  std::string long_244(244, 'm');
+  std::string bad1 = "x\xff", bad2 = "x\xfe";  // both would read "x\uFFFD"
+  write(root_ + "/" + longest, "255");
+  write(root_ + "/" + long_244, "244");
+  write(root_ + "/" + bad1, "one");
+  write(root_ + "/" + bad2, "two");
+  FileStore store(store_dir_);
+  RoundResult r = round(store);
+  EXPECT_TRUE(r.ok()) << r.error_summary();
+  EXPECT_EQ(r.stored, 7u);
+  EXPECT_EQ(read(stored_path("data/" + longest)), "255");
+  EXPECT_EQ(read(stored_path("data/" + long_244)), "244");
+  EXPECT_EQ(read(stored_path("data/" + bad1)), "one");
+  EXPECT_EQ(read(stored_path("data/" + bad2)), "two");
+  auto parsed = parse_manifest(read(store_dir_ + "/data.manifest.json"));
+  ASSERT_TRUE(parsed) << parsed.error();
+  std::set<std::string> listed;
+  for (const auto& e : parsed->files) listed.insert(e.key);
+  EXPECT_EQ(listed.size(), 7u);
+  EXPECT_TRUE(listed.count("data/" + bad1));
+  EXPECT_TRUE(listed.count("data/" + bad2));
+  EXPECT_TRUE(listed.count("data/" + longest));
+}
+
+// The torn copy never replaces the good one: a file rewritten (in place, all 'A' then
+// all 'B' and back) while the file store copies it. Every put either commits one whole
+// version or reports the change and leaves the stored copy as it was.
+TEST(FileStore, NeverRenamesACopyThatChangedWhileRead) {
+  Dir dir;
+  const std::size_t size = 8u << 20;
+  std::string source = dir / "model.pt";
+  write(source, std::string(size, 'A'));
+  FileStore store(dir / "store");
+  ASSERT_TRUE(store.put_file("model.pt", source, Control{}).ok);
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    int fd = ::open(source.c_str(), O_WRONLY | O_CLOEXEC);
+    std::string chunk(256 << 10, 'A');
+    for (int v = 0; !stop; ++v) {
+      std::fill(chunk.begin(), chunk.end(), v % 2 ? 'A' : 'B');
+      for (std::size_t off = 0; off < size && !stop; off += chunk.size()) {
+        if (::pwrite(fd, chunk.data(), chunk.size(), static_cast<off_t>(off)) < 0) break;
+        std::this_thread::sleep_for(200us);
+      }
+    }
+    ::close(fd);
+  });
+  std::size_t changed = 0, committed = 0;
+  auto whole = [](const std::string& bytes) {
+    return bytes.size() > 0 && bytes.find_first_not_of(bytes[0]) == std::string::npos;
+  };
+  auto until = Clock::now() + 30s;
+  while (changed < 3 && Clock::now() < until) {
+    std::string before = read(dir / "store/model.pt");
+    PutResult r = store.put_file("model.pt", source, Control{});
+    ASSERT_TRUE(r.ok) << r.error;
+    std::string after = read(dir / "store/model.pt");
+    ASSERT_EQ(after.size(), size);
+    ASSERT_TRUE(whole(after)) << "a torn copy was committed";
+    if (r.changed) {
+      ++changed;
+      EXPECT_TRUE(after == before) << "a change-during-read replaced the stored copy";
+    } else {
+      ++committed;
+      EXPECT_EQ(crc_of(after), r.crc32c);
+    }
+  }
+  stop = true;
+  writer.join();
+  EXPECT_GE(changed, 3u) << "the writer never changed the file during a copy (" << committed << " commits)";
+  for (const auto& e : stdfs::recursive_directory_iterator(dir / "store"))
+    EXPECT_FALSE(fs::is_temporary_name(e.path().filename().string())) << e.path();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -942,15 +1343,16 @@ class SlowStore : public RecordingStore {
   std::atomic<bool> released{false};
 
  protected:
-  PutResult on_file(const std::string& key, const std::string& source) override {
+  PutResult on_file(const std::string& key, const std::string& source, const Control& control) override {
     int now = ++in_flight;
     int most = most_in_flight.load();
     while (now > most && !most_in_flight.compare_exchange_weak(most, now)) {
     }
     auto until = std::chrono::steady_clock::now() + hold_;
-    while (!released && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(1ms);
+    while (!released && !control.cancelled() && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(1ms);
     --in_flight;
-    return RecordingStore::on_file(key, source);
+    return RecordingStore::on_file(key, source, control);
   }
 
  private:

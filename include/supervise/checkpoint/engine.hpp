@@ -45,7 +45,12 @@ class Engine {
   // No more periodic rounds: once each entry's running round (if any) has ended, its
   // final round runs; `done` is called when every final round has ended.
   void run_final(std::function<void()> done);
-  // The grace period is over: running rounds are cancelled and no longer waited for.
+  // The grace period is ending: running rounds stop, and may clean up (abort multipart
+  // uploads) until `cleanup_until`; rounds not yet started do not run. Their results
+  // still come back (run_final's `done` is called when the last has).
+  void cancel(Clock::time_point cleanup_until);
+  // The grace period is over: rounds still running are no longer waited for; their
+  // status says what they had stored so far.
   void abandon();
   // True when a worker thread may still be running (after abandon()).
   bool abandoned_work() const { return abandoned_work_; }
@@ -55,13 +60,15 @@ class Engine {
   struct Entry;
   void schedule(std::size_t index);
   void begin_round(std::size_t index, bool final);
-  void on_round_done(std::size_t index, RoundResult result, StoredFiles stored);
+  void on_round_done(std::size_t index, RoundResult result, EntryState state);
+  void final_not_run(std::size_t index, const std::string& why);
   void check_final_done();
 
   boost::asio::io_context& io_;
   Settings settings_;
   std::vector<std::unique_ptr<Entry>> entries_;
   std::function<void()> final_done_;
+  bool cancelled_ = false;
   bool abandoned_work_ = false;
 };
 

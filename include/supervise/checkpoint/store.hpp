@@ -1,15 +1,19 @@
 // The store interface: where checkpoint files go. One implementation per URL scheme
 // (file://, s3://). A store is called from several worker threads at once and never
-// throws: every outcome, failures included, comes back as a PutResult.
+// throws: every outcome, failures included, comes back as a result. It never commits a
+// torn copy: a file that changed while it was read leaves the stored version as it was.
 #pragma once
 
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "supervise/checkpoint/control.hpp"
 #include "supervise/checkpoint/snapshot.hpp"
 #include "supervise/spec/store_url.hpp"
 
@@ -20,23 +24,63 @@ struct PutResult {
   bool retryable = false;  // a transient failure (worth another attempt)
   std::string error;       // why it failed, naming the key or path; never a secret
   // For put_file: the version that was read, and whether it changed while being read
-  // (then it was not stored as that version and must be stored again).
+  // (then nothing was committed: the store keeps the version it had, and the file must
+  // be stored again).
   Stamp stamp;
   bool changed = false;
   bool vanished = false;  // the local file was gone: nothing to store, not a failure
+  // After a failure: the store certainly still holds what it held at the key before (a
+  // failure that may have happened after the object was committed says false).
+  bool previous_kept = true;
   std::uint32_t crc32c = 0;
   std::uint64_t bytes = 0;
 };
 
+struct GetResult {
+  enum class State { kFound, kNotFound, kFailed };
+  State state = State::kFailed;
+  std::string data;        // kFound: the object's bytes
+  bool retryable = false;  // kFailed: a transient failure
+  std::string error;       // kFailed: why, naming the key
+};
+
+// A multipart upload the store started and has not completed or aborted (yet).
+struct OpenUpload {
+  std::string object;     // "s3://bucket/prefix/ck/big.bin"
+  std::string upload_id;
+};
+
 class Store {
  public:
+  explicit Store(Clock::duration down_window = kDownWindow) : health_(down_window) {}
   virtual ~Store() = default;
-  // Stores the local file `source` under `key` (relative to the URL).
-  virtual PutResult put_file(const std::string& key, const std::string& source) = 0;
+  // Stores the local file `source` under `key` (relative to the URL). Nothing is
+  // committed unless it is one whole version of the file.
+  virtual PutResult put_file(const std::string& key, const std::string& source, const Control& control) = 0;
   // Stores bytes under `key` (the manifest).
-  virtual PutResult put_bytes(const std::string& key, std::string_view data) = 0;
+  virtual PutResult put_bytes(const std::string& key, std::string_view data, const Control& control) = 0;
+  // Reads a small object (the manifest).
+  virtual GetResult get_bytes(const std::string& key, const Control& control) = 0;
+  // Removes what a killed run left behind for the keys under `root` (the key `root` and
+  // those below `root/`): file:// temporaries, S3 multipart uploads. `keep` spares a
+  // key that merely looks like a leftover (a user's file so named). False when the look
+  // could not be completed (the store did not answer): the next round tries again.
+  // What is removed, or cannot be, is logged; never fatal.
+  virtual bool clean_leftovers(const std::string& root, const std::function<bool(const std::string&)>& keep,
+                                      const Control& control) = 0;
+  // Tries again to abort the uploads an earlier abort could not (the store was down).
+  virtual void retry_aborts(const Control& /*control*/) {}
+  // Uploads started and not completed or aborted, at this moment.
+  virtual std::vector<OpenUpload> open_uploads() const { return {}; }
+  // Why `key` can never be a key of this store (S3 keys are UTF-8), or "".
+  virtual std::string key_problem(const std::string& /*key*/) const { return ""; }
   // How many put_file calls pay off at once.
   virtual unsigned parallelism() const = 0;
+  // The down-store rule's state, kept across rounds.
+  StoreHealth& health() { return health_; }
+
+ private:
+  StoreHealth health_;
 };
 
 // The store for a URL. Throws std::runtime_error when the scheme has no store in this
@@ -61,7 +105,9 @@ class SourceFile {
   // caught by changed()); 0 at the end, -1 on error (see error()).
   long read(char* buffer, std::size_t size);
   std::uint32_t crc32c() const { return crc_; }
-  // After the last read: did size or mtime move since open()?
+  // After the last read: did the file change since open()? Size, modification time
+  // and status-change time are compared: a writer that puts the old mtime back (rsync,
+  // tar) still moves the ctime.
   bool changed();
 
  private:
@@ -69,6 +115,7 @@ class SourceFile {
   std::string path_;
   std::string error_;
   Stamp stamp_;
+  std::int64_t ctime_ns_ = 0;
   std::uint64_t remaining_ = 0;
   mode_t mode_ = 0644;
   bool vanished_ = false;

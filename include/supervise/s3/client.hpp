@@ -1,9 +1,10 @@
 // A small S3 client over libcurl with its built-in SigV4 signing: PutObject (streamed
-// from a file or from memory), multipart upload with abort on failure, GetObject (for
-// tests and tools). Each request is retried with exponential backoff and full jitter on
-// throttling, server errors and connection errors; a stalled connection is cut by
-// low-speed limits. Easy handles are pooled, so connections are reused. Thread-safe.
-// No error message or log line ever holds a key, token or signature.
+// from a file or from memory), multipart upload (create, parts, complete, abort, list),
+// GetObject and HeadObject. Each request is retried with exponential backoff and full
+// jitter on throttling, server errors and connection errors; a stalled connection is
+// cut by low-speed limits; a cancel or a store found down cuts a request at once.
+// Easy handles are pooled, so connections are reused. Thread-safe. No error message or
+// log line ever holds a key, token or signature.
 #pragma once
 
 #include <chrono>
@@ -15,8 +16,10 @@
 #include <string_view>
 #include <vector>
 
+#include "supervise/checkpoint/control.hpp"
 #include "supervise/s3/config.hpp"
 #include "supervise/s3/curl_api.hpp"
+#include "supervise/s3/request.hpp"
 
 namespace supervise::s3 {
 
@@ -34,9 +37,15 @@ struct Outcome {
   bool ok = false;
   bool retryable = false;  // the last failure was transient (attempts ran out)
   long status = 0;         // HTTP status, 0 when no response came
+  std::string code;        // S3's error code ("NoSuchUpload"), when it sent one
   std::string error;       // "PUT s3://b/k: 503 SlowDown: Please reduce your request rate"
   std::string body;        // the response body (GET), capped
   std::string etag;
+  std::uint64_t content_length = 0;  // HEAD: the object's size
+  // A body went up whole at least once without a definite answer (no answer, or a 5xx):
+  // the server may have committed it although the request failed.
+  bool maybe_committed = false;
+  bool gave_up = false;  // stopped by the control (cancelled, store down, deadline)
 };
 
 // Produces a request body: fills up to `size` bytes, returns how many (0 at the end,
@@ -50,6 +59,14 @@ struct BodySource {
 // A body read from memory; `data` must outlive the request.
 BodySource memory_body(std::string_view data);
 
+// How a request may be cut short: by the round's control (cancelled, store down; null:
+// never), or, for a cleanup request (an abort after a cancel), only by the cancel's
+// cleanup deadline. Each attempt's outcome is reported to the control's StoreHealth.
+struct Interrupt {
+  const checkpoint::Control* control = nullptr;
+  bool cleanup = false;
+};
+
 class Client {
  public:
   Client(Config config, const CurlApi& curl, ClientOptions options = {});
@@ -59,16 +76,25 @@ class Client {
 
   const Config& config() const { return config_; }
   const ClientOptions& options() const { return options_; }
+  const CurlApi& curl() const { return curl_; }
 
-  Outcome put_object(const std::string& bucket, const std::string& key, BodySource body);
-  Outcome get_object(const std::string& bucket, const std::string& key);
+  Outcome put_object(const std::string& bucket, const std::string& key, BodySource body, Interrupt interrupt = {});
+  Outcome get_object(const std::string& bucket, const std::string& key, Interrupt interrupt = {});
+  Outcome head_object(const std::string& bucket, const std::string& key, Interrupt interrupt = {});
   // Multipart: create, upload parts 1..n, complete; abort on any failure.
-  Outcome create_multipart(const std::string& bucket, const std::string& key, std::string& upload_id);
+  Outcome create_multipart(const std::string& bucket, const std::string& key, std::string& upload_id,
+                           Interrupt interrupt = {});
   Outcome upload_part(const std::string& bucket, const std::string& key, const std::string& upload_id, int part,
-                      BodySource body);
+                      BodySource body, Interrupt interrupt = {});
+  // No low-speed limit here (the server may think for minutes before it answers), but
+  // a deadline of complete_timeout(size).
   Outcome complete_multipart(const std::string& bucket, const std::string& key, const std::string& upload_id,
-                             const std::vector<std::string>& etags);
-  Outcome abort_multipart(const std::string& bucket, const std::string& key, const std::string& upload_id);
+                             const std::vector<std::string>& etags, std::uint64_t size, Interrupt interrupt = {});
+  Outcome abort_multipart(const std::string& bucket, const std::string& key, const std::string& upload_id,
+                          Interrupt interrupt = {});
+  // Every multipart upload in progress whose key starts with `prefix` (all pages).
+  Outcome list_multipart_uploads(const std::string& bucket, const std::string& prefix,
+                                 std::vector<UploadList::Upload>& uploads, Interrupt interrupt = {});
 
  private:
   struct Request;

@@ -5,7 +5,9 @@
 
 #include <curl/curl.h>
 
+#include <cstddef>
 #include <string>
+#include <string_view>
 
 namespace supervise::s3 {
 
@@ -20,7 +22,15 @@ struct CurlApi {
   const char* (*easy_strerror)(CURLcode);
   curl_slist* (*slist_append)(curl_slist*, const char*);
   void (*slist_free_all)(curl_slist*);
+  // From the libcrypto that libcurl loaded (OpenSSL's EVP_Digest and EVP_md5), to check
+  // what S3 stored; null where it is not there.
+  int (*evp_digest)(const void* data, std::size_t size, unsigned char* md, unsigned int* md_size, const void* type,
+                    void* engine);
+  const void* (*evp_md5)();
 };
+
+// The 16-byte MD5 digest of `data`, or "" without libcrypto.
+std::string md5(const CurlApi& api, std::string_view data);
 
 // The loaded library (once per process; thread-safe), or nullptr with `error` set.
 const CurlApi* load_curl(std::string& error);

@@ -3,7 +3,9 @@
 // failures are worth another try.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -37,6 +39,30 @@ std::optional<std::string> xml_element(std::string_view body, std::string_view n
 
 // The body of CompleteMultipartUpload for parts 1..n with their ETags.
 std::string complete_multipart_body(const std::vector<std::string>& etags);
+
+// One page of ListMultipartUploads.
+struct UploadList {
+  struct Upload {
+    std::string key;
+    std::string upload_id;
+  };
+  std::vector<Upload> uploads;
+  bool truncated = false;
+  std::string next_key_marker;
+  std::string next_upload_id_marker;
+};
+UploadList parse_upload_list(std::string_view body);
+
+// The ETag S3 gives an object completed from parts with these ETags: the MD5 of the
+// parts' MD5s, a dash and the number of parts ("\"9b2cf535f27731c974343645a3985328-3\"",
+// quotes included). `md5` gives the 16-byte digest of its input. nullopt when an ETag
+// is not a quoted MD5 (an SSE-KMS object's, say).
+std::optional<std::string> multipart_etag(const std::vector<std::string>& part_etags,
+                                          const std::function<std::string(std::string_view)>& md5);
+
+// How long CompleteMultipartUpload may take for an object of `size` bytes: S3 documents
+// that it can take minutes (moto takes ~35 s for 2.5 GiB): 2 minutes and 1 s per 64 MiB.
+std::chrono::seconds complete_timeout(std::uint64_t size);
 
 // Part size for a multipart upload of `size` bytes: max(8 MiB, ceil(size / 10000)), so
 // that no upload needs more than S3's 10,000 parts.

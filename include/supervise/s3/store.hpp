@@ -1,9 +1,15 @@
 // The s3:// checkpoint store: files up to the multipart threshold go up with one
-// PutObject streamed from disk, larger ones as a multipart upload (aborted on failure,
-// so nothing dangles). Keys are "<prefix>/<key>".
+// PutObject streamed from disk, larger ones as a multipart upload. Nothing torn is ever
+// committed (a file that changed while read aborts the PUT before its last byte, or the
+// upload before its CompleteMultipartUpload), and nothing dangles (every upload not
+// completed is aborted, and one that cannot be is tried again and reported). Keys are
+// "<prefix>/<key>".
 #pragma once
 
+#include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
 
 #include "supervise/checkpoint/store.hpp"
 #include "supervise/s3/client.hpp"
@@ -14,17 +20,41 @@ namespace supervise::s3 {
 class S3Store : public checkpoint::Store {
  public:
   S3Store(std::shared_ptr<Client> client, std::string bucket, std::string prefix);
-  checkpoint::PutResult put_file(const std::string& key, const std::string& source) override;
-  checkpoint::PutResult put_bytes(const std::string& key, std::string_view data) override;
+  checkpoint::PutResult put_file(const std::string& key, const std::string& source,
+                                 const checkpoint::Control& control) override;
+  checkpoint::PutResult put_bytes(const std::string& key, std::string_view data,
+                                  const checkpoint::Control& control) override;
+  checkpoint::GetResult get_bytes(const std::string& key, const checkpoint::Control& control) override;
+  bool clean_leftovers(const std::string& root, const std::function<bool(const std::string&)>& keep,
+                       const checkpoint::Control& control) override;
+  void retry_aborts(const checkpoint::Control& control) override;
+  std::vector<checkpoint::OpenUpload> open_uploads() const override;
+  std::string key_problem(const std::string& key) const override;
   unsigned parallelism() const override { return 8; }
 
  private:
   std::string full_key(const std::string& key) const { return prefix_.empty() ? key : prefix_ + "/" + key; }
-  checkpoint::PutResult put_multipart(const std::string& key, checkpoint::SourceFile& in);
+  checkpoint::PutResult put_single(const std::string& key, const std::string& source,
+                                   std::unique_ptr<checkpoint::SourceFile> in, const checkpoint::Control& control);
+  checkpoint::PutResult put_multipart(const std::string& key, checkpoint::SourceFile& in,
+                                      const checkpoint::Control& control);
+  // Whether the object now at `object` is the one completed from these parts (asked
+  // after a CompleteMultipartUpload whose outcome is not known).
+  std::optional<bool> completed_as(const std::string& object, const std::vector<std::string>& etags,
+                                   std::uint64_t size, const checkpoint::Control& control);
+  // Aborts an upload (within the cleanup budget after a cancel); one that cannot be
+  // aborted stays listed and is tried again by retry_aborts().
+  void abort_upload(const std::string& object, const std::string& upload_id, const checkpoint::Control& control);
 
   std::shared_ptr<Client> client_;
   std::string bucket_;
   std::string prefix_;
+  struct Open {
+    std::string object;
+    bool abort_failed = false;
+  };
+  mutable std::mutex open_mutex_;
+  std::map<std::string, Open> open_;  // upload id -> the upload, from create to complete or abort
 };
 
 // The store for an s3:// URL with the configuration of the environment; throws

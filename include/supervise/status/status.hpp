@@ -26,12 +26,20 @@ struct CheckpointFinal {
   std::size_t files_failed = 0;  // beyond SPEC.md: files that could not be stored
 };
 
+// A multipart upload left open in the store (it could not be aborted: the store was
+// down), for an operator to abort by hand or a lifecycle rule to remove.
+struct OpenUpload {
+  std::string object;  // "s3://bucket/prefix/ck/big.bin"
+  std::string upload_id;
+};
+
 struct Checkpoint {
   std::string path;
   std::string url;  // redacted
   std::size_t rounds = 0;
   std::size_t failed_rounds = 0;
   std::optional<CheckpointFinal> final;  // null until a final round has run
+  std::vector<OpenUpload> open_uploads;  // beyond SPEC.md: uploads left open in the store
 };
 
 struct Stop {
