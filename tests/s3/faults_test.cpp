@@ -11,14 +11,9 @@
 // run a task that exits 3 with `--exit-action RESCHEDULE=3`: whatever the store does,
 // the task's exit code and action must stay 3 / RESCHEDULE; the final checkpoint must
 // end byte-identical (read back from moto), or its status must say what is missing.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <strings.h>
-#include <unistd.h>
 
-#include <cctype>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -33,6 +28,7 @@
 #include "faultproxy.hpp"
 #include "harness.hpp"
 #include "moto.hpp"
+#include "task_run.hpp"
 
 namespace {
 
@@ -44,22 +40,6 @@ constexpr std::uint64_t kMultipartSize = 70'000'000;  // above the 64 MiB thresh
 
 // ---- small helpers ---------------------------------------------------------------------
 
-// Deterministic bytes that do not compress and differ by seed.
-std::string pseudo_random(std::size_t size, std::uint64_t seed) {
-  std::string out(size, '\0');
-  std::uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
-  std::size_t i = 0;
-  while (i < size) {
-    x += 0x9E3779B97F4A7C15ull;  // splitmix64
-    std::uint64_t z = x;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    for (int b = 0; b < 8 && i < size; ++b, ++i) out[i] = static_cast<char>(z >> (8 * b));
-  }
-  return out;
-}
-
 std::string hex(const std::string& bytes) {
   static const char digits[] = "0123456789abcdef";
   std::string out;
@@ -69,8 +49,6 @@ std::string hex(const std::string& bytes) {
   }
   return out;
 }
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 // The value of a header of a logged request (case-insensitive name).
 std::optional<std::string> header(const json& request, const std::string& name) {
@@ -97,17 +75,6 @@ std::set<std::string> signed_headers(const json& request) {
   return out;
 }
 
-std::string describe(const json& request) {
-  return request.value("method", "?") + " " + request.value("target", "?") + " (" + request.value("action", "?") + ")";
-}
-
-std::string summary(const std::vector<json>& requests) {
-  std::string out;
-  for (const auto& r : requests)
-    out += "  " + describe(r) + " -> " + (r.contains("status") ? r["status"].dump() : "-") + "\n";
-  return out;
-}
-
 // ---- the task and its checkpoint -------------------------------------------------------
 
 using Files = std::map<std::string, std::string>;  // relative path -> content
@@ -122,61 +89,6 @@ Files make_files(const TempDir& dir, bool with_multipart, std::uint64_t seed = 1
   if (with_multipart) files["big.bin"] = pseudo_random(kMultipartSize, seed + 4);
   for (const auto& [rel, content] : files) write_file(dir.path() / "data" / rel, content);
   return files;
-}
-
-std::vector<std::string> client_env(const MotoServer& moto, const std::string& endpoint,
-                                    const std::string& token = "") {
-  std::vector<std::string> env;
-  for (auto& e : moto.client_env()) {
-    if (e.rfind("AWS_ENDPOINT_URL=", 0) == 0) e = "AWS_ENDPOINT_URL=" + endpoint;
-    if (e.rfind("AWS_SESSION_TOKEN=", 0) == 0) e = "AWS_SESSION_TOKEN=" + token;
-    env.push_back(e);
-  }
-  return env;
-}
-
-struct TaskRun {
-  Run run;
-  json status;
-};
-
-// supervise --exit-action RESCHEDULE=3 --checkpoint path=<dir>/data,url=s3://<bucket>/run
-//   -- /bin/sh -c <command>   (the command exits 3)
-TaskRun run_task(const TempDir& dir, const std::vector<std::string>& env, const std::string& bucket,
-                 const std::string& command = "exit 3", const std::string& frequency = "60s",
-                 std::chrono::milliseconds timeout = 100s) {
-  RunOptions options;
-  options.env = env;
-  options.unset_env = {"AWS_ENDPOINT_URL_S3", "AWS_PROFILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE"};
-  options.timeout = timeout;
-  TaskRun t;
-  t.run = run({"--status-file", dir / "status.json", "--exit-action", "RESCHEDULE=3", "--log-level", "debug",
-               "--checkpoint", "path=" + (dir / "data") + ",url=s3://" + bucket + "/run,frequency=" + frequency, "--",
-               "/bin/sh", "-c", command},
-              options);
-  if (std::filesystem::exists(dir / "status.json")) t.status = read_json(dir / "status.json");
-  return t;
-}
-
-// The task's own outcome, untouched by whatever the store did.
-void expect_task_outcome_unchanged(const TaskRun& t) {
-  EXPECT_FALSE(t.run.timed_out);
-  EXPECT_EQ(t.run.exit_code, 3) << t.run.err;
-  ASSERT_TRUE(t.status.is_object()) << "no status file\n" << t.run.err;
-  EXPECT_EQ(t.status["exit_code"], 3);
-  EXPECT_EQ(t.status["action"], "RESCHEDULE");
-  EXPECT_EQ(t.status["matched_rule"], "RESCHEDULE: 3");
-  EXPECT_TRUE(t.status["signal"].is_null());
-  EXPECT_TRUE(t.status["error"].is_null());
-}
-
-// The status of the one checkpoint entry (null fields when there is none).
-json checkpoint_status(const TaskRun& t) {
-  if (t.status.is_object() && t.status.contains("checkpoints") && t.status["checkpoints"].is_array() &&
-      !t.status["checkpoints"].empty())
-    return t.status["checkpoints"][0];
-  ADD_FAILURE() << "no checkpoint in the status: " << t.status.dump();
-  return json{{"rounds", -1}, {"failed_rounds", -1}, {"final", json::object()}};
 }
 
 // Every file reads back from moto byte for byte, and the manifest says complete.
@@ -205,64 +117,7 @@ void expect_stored_identically(const MotoServer& moto, const std::string& bucket
   EXPECT_EQ(m["files"].size(), files.size()) << *manifest;
 }
 
-// The multipart uploads moto still holds under `prefix` (each an UploadId).
-std::vector<std::string> open_uploads(const MotoServer& moto, const std::string& bucket, const std::string& prefix) {
-  std::vector<std::string> args = {"s3api", "list-multipart-uploads", "--bucket", bucket, "--output", "json"};
-  if (!prefix.empty()) args.insert(args.end(), {"--prefix", prefix});
-  Run r = moto.aws(args);
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  std::vector<std::string> out;
-  if (r.exit_code != 0 || r.out.find('{') == std::string::npos) return out;
-  json doc = json::parse(r.out, nullptr, false);
-  if (doc.is_discarded()) {
-    ADD_FAILURE() << "list-multipart-uploads said: " << r.out;
-    return out;
-  }
-  for (const auto& u : doc.value("Uploads", json::array())) out.push_back(u.value("Key", "") + " " + u.value("UploadId", ""));
-  return out;
-}
-
-std::vector<json> where(const std::vector<json>& requests, const std::function<bool(const json&)>& pred) {
-  std::vector<json> out;
-  for (const auto& r : requests)
-    if (pred(r)) out.push_back(r);
-  return out;
-}
-
-bool is_part(const json& r) { return r["method"] == "PUT" && contains(r["query"].get<std::string>(), "partNumber="); }
-bool is_create(const json& r) { return r["method"] == "POST" && r["query"] == "uploads="; }
-bool is_complete(const json& r) { return r["method"] == "POST" && contains(r["query"].get<std::string>(), "uploadId="); }
-bool is_abort(const json& r) { return r["method"] == "DELETE" && contains(r["query"].get<std::string>(), "uploadId="); }
-bool injected(const json& r) { return r["action"] != "forward"; }
-
 // ---- the suites ------------------------------------------------------------------------
-
-// One moto server per suite (each test uses its own bucket and its own proxy).
-class S3Env : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() { moto_ = new MotoServer(); }
-  static void TearDownTestSuite() {
-    delete moto_;
-    moto_ = nullptr;
-  }
-  static const MotoServer& moto() { return *moto_; }
-  // A fresh bucket named after the test.
-  std::string bucket() {
-    std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    std::string b = "t-";
-    for (char c : name) b += std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::tolower(c)) : '-';
-    b = b.substr(0, 60);
-    if (!made_.count(b)) {
-      moto().make_bucket(b);
-      made_.insert(b);
-    }
-    return b;
-  }
-
- private:
-  static inline MotoServer* moto_ = nullptr;
-  std::set<std::string> made_;
-};
 
 class S3Pitfall : public S3Env {};
 class S3Fault : public S3Env {};
