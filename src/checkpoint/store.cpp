@@ -2,8 +2,10 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -23,6 +25,21 @@ Stamp stamp_of(const struct stat& st) {
 std::int64_t ctime_of(const struct stat& st) {
   return static_cast<std::int64_t>(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec;
 }
+
+std::int64_t now_ns() {
+  struct timespec ts {};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// The kernel stamps mtime and ctime from a coarse clock (one tick: 1-10 ms): a write in
+// the same tick as the last one leaves both as they were. A file last written less than
+// this long ago may be written again, unseen, while it is read; so it must first stay
+// unchanged for this long (then any later write gets a later stamp). Well above the
+// longest tick, so that a writer paused mid-file by a busy machine is still caught, and
+// far below a round.
+constexpr std::int64_t kQuietNs = 100'000'000;
+constexpr int kQuietTries = 3;  // then the file counts as changing: it goes again later
 
 }  // namespace
 
@@ -56,6 +73,31 @@ SourceFile::SourceFile(const std::string& path) : path_(path) {
   }
   stamp_ = stamp_of(st);
   ctime_ns_ = ctime_of(st);
+  // Not written in the last kQuietNs by our clock, or seen unchanged for that long (also
+  // right when the file's clock is not ours: a network file system's server). Files
+  // written together wait once: the first waits out the rest of the quiet time.
+  for (int tries = 0;; ++tries) {
+    std::int64_t age = now_ns() - std::max(stamp_.mtime_ns, ctime_ns_);
+    if (age >= kQuietNs) break;
+    if (tries == kQuietTries) {
+      unsettled_ = true;
+      break;
+    }
+    std::int64_t wait = age < 0 ? kQuietNs : kQuietNs - age;
+    struct timespec pause = {0, static_cast<long>(wait)};
+    ::nanosleep(&pause, nullptr);
+    struct stat again {};
+    if (::fstat(fd_, &again) != 0) {
+      unsettled_ = true;
+      break;
+    }
+    if (stamp_of(again) == stamp_ && ctime_of(again) == ctime_ns_) {
+      if (wait == kQuietNs) break;  // watched unchanged for the whole quiet time
+      continue;                     // aged past it (by our clock): checked above
+    }
+    stamp_ = stamp_of(again);
+    ctime_ns_ = ctime_of(again);
+  }
   remaining_ = stamp_.size;
   mode_ = st.st_mode & 0777;
   ::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
@@ -83,7 +125,7 @@ long SourceFile::read(char* buffer, std::size_t size) {
 
 bool SourceFile::changed() {
   struct stat st {};
-  if (::fstat(fd_, &st) != 0) return true;
+  if (unsettled_ || ::fstat(fd_, &st) != 0) return true;
   return !(stamp_of(st) == stamp_) || ctime_of(st) != ctime_ns_;
 }
 

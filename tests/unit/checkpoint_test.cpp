@@ -182,6 +182,68 @@ bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds dea
 // ---------------------------------------------------------------------------------------
 // Snapshot
 
+// ---------------------------------------------------------------------------------------
+// SourceFile: one version or "changed"
+
+// A writer that rewrites a file in place with pauses shorter than a timestamp tick: a
+// read that falls in a pause sees a mix, yet no stamp moves while it reads. The file
+// must count as changed, whatever moment the read starts.
+TEST(SourceFile, AFileBeingRewrittenInPlaceCountsAsChanged) {
+  Dir dir;
+  const std::string path = dir / "f";
+  write(path, std::string(64 * 1024, 'a'));
+  std::atomic<bool> stop{false};
+  std::atomic<int> rewrites{0};
+  std::thread writer([&] {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    char c = 'b';
+    std::string chunk(4096, c);
+    for (off_t at = 0; !stop; at = (at + 4096) % (64 * 1024)) {
+      if (at == 0) chunk.assign(4096, c = static_cast<char>(c == 'z' ? 'b' : c + 1));
+      ASSERT_EQ(::pwrite(fd, chunk.data(), chunk.size(), at), static_cast<ssize_t>(chunk.size()));
+      ++rewrites;
+      std::this_thread::sleep_for(1ms);  // shorter than any tick: a pause within a version
+    }
+    ::close(fd);
+  });
+  ASSERT_TRUE([&] {
+    for (auto until = std::chrono::steady_clock::now() + 5s; rewrites < 10;)
+      if (std::chrono::steady_clock::now() > until) return false;
+    return true;
+  }());
+  int changed = 0;
+  for (int i = 0; i < 5; ++i) {
+    SourceFile in(path);
+    ASSERT_TRUE(in.ok()) << in.error();
+    std::string buffer(64 * 1024, '\0');
+    while (in.read(buffer.data(), buffer.size()) > 0) {
+    }
+    changed += in.changed() ? 1 : 0;
+  }
+  stop = true;
+  writer.join();
+  EXPECT_EQ(changed, 5) << "a read of a file being rewritten was taken for one version";
+}
+
+// A file last written long ago is read at once, and is one version.
+TEST(SourceFile, AQuietFileIsReadAtOnce) {
+  Dir dir;
+  const std::string path = dir / "f";
+  write(path, "quiet");
+  struct timeval old[2] = {{1'700'000'000, 0}, {1'700'000'000, 0}};
+  ASSERT_EQ(::utimes(path.c_str(), old), 0);
+  // ctime moved with utimes: a file so recent is watched for 100 ms first.
+  std::this_thread::sleep_for(150ms);  // lets it age past the quiet time; not a wait for an event
+  auto started = std::chrono::steady_clock::now();
+  SourceFile in(path);
+  ASSERT_TRUE(in.ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 15ms);
+  char buffer[16];
+  EXPECT_EQ(in.read(buffer, sizeof buffer), 5);
+  EXPECT_FALSE(in.changed());
+}
+
 class SnapshotTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -1134,8 +1196,11 @@ TEST_F(RoundTest, WithoutTheMarkingVouchedFilesAreNotReplaced) {
   json m = manifest();
   EXPECT_EQ(m["complete"], false);
   EXPECT_EQ(m["missing"], json{"data/a.bin"});
-  for (const auto& f : m["files"])
-    if (f["key"] == "data/a.bin") EXPECT_EQ(f["crc32c"], crc32c_hex(crc_of("alpha")));
+  for (const auto& f : m["files"]) {
+    if (f["key"] == "data/a.bin") {
+      EXPECT_EQ(f["crc32c"], crc32c_hex(crc_of("alpha")));
+    }
+  }
 }
 
 // A manifest that is not one of ours (or cannot be read) may be trusted by a reader: it

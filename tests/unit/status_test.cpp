@@ -39,7 +39,7 @@ TEST(Status, DocumentHasEveryFieldInSpecOrder) {
   s.finished_at = at(1795341912480);
   s.stop = status::Stop{"SIGTERM", at(1795341902001)};
   s.checkpoints.push_back({"/tmp/checkpoints", "s3://bucket/prefix", 5, 0,
-                           status::CheckpointFinal{true, 3, 10, 0, 5242880, 0.8, std::nullopt}});
+                           status::CheckpointFinal{true, 3, 10, 0, 5242880, 0.8, std::nullopt}, {}});
   s.supervisor_exit_code = 137;
   auto j = status::to_json(s);
   std::vector<std::string> keys;
@@ -57,6 +57,19 @@ TEST(Status, DocumentHasEveryFieldInSpecOrder) {
   EXPECT_EQ(j["checkpoints"][0]["final"]["bytes_stored"], 5242880);
   EXPECT_TRUE(j["checkpoints"][0]["final"]["error"].is_null());
   EXPECT_TRUE(j["error"].is_null());
+}
+
+TEST(Status, OpenUploadsAreListedAlwaysAsAnArray) {
+  status::Status s;
+  s.checkpoints.push_back({"/ck", "s3://bucket/run", 2, 1, std::nullopt, {}});
+  s.checkpoints.push_back({"/ck2", "s3://bucket/run", 2, 1, std::nullopt,
+                           {{"s3://bucket/run/ck2/big.bin", "2~abc"}, {"s3://bucket/run/ck2/other.bin", "2~def"}}});
+  auto j = status::to_json(s);
+  EXPECT_EQ(j["checkpoints"][0]["open_uploads"], json::array());
+  ASSERT_EQ(j["checkpoints"][1]["open_uploads"].size(), 2u);
+  EXPECT_EQ(j["checkpoints"][1]["open_uploads"][0]["object"], "s3://bucket/run/ck2/big.bin");
+  EXPECT_EQ(j["checkpoints"][1]["open_uploads"][0]["upload_id"], "2~abc");
+  EXPECT_EQ(j["checkpoints"][1]["open_uploads"][1]["upload_id"], "2~def");
 }
 
 TEST(Status, NeverStartedHasNullTimesAndSignal) {
@@ -91,7 +104,7 @@ TEST(Status, CompactFitsAndStaysValid) {
   EXPECT_EQ(json::parse(status::render_compact(s)), json::parse(status::render(s)));  // small: unchanged
 
   for (int i = 0; i < 100; ++i) s.command.push_back(std::string(1000, static_cast<char>('a' + i % 26)));
-  for (int i = 0; i < 50; ++i) s.checkpoints.push_back({"/p" + std::to_string(i), "file:///x", 1, 0, std::nullopt});
+  for (int i = 0; i < 50; ++i) s.checkpoints.push_back({"/p" + std::to_string(i), "file:///x", 1, 0, std::nullopt, {}});
   s.error = std::string(10000, 'e');
   for (std::size_t limit : {4096u, 1024u, 300u}) {
     std::string compact = status::render_compact(s, limit);

@@ -107,7 +107,9 @@ class SourceFile {
   std::uint32_t crc32c() const { return crc_; }
   // After the last read: did the file change since open()? Size, modification time
   // and status-change time are compared: a writer that puts the old mtime back (rsync,
-  // tar) still moves the ctime.
+  // tar) still moves the ctime. A file written in the last 100 ms is first watched until
+  // it stays unchanged that long (timestamps come from a coarse clock: a second write in
+  // the same tick would not move them); one still being written counts as changed.
   bool changed();
 
  private:
@@ -119,6 +121,7 @@ class SourceFile {
   std::uint64_t remaining_ = 0;
   mode_t mode_ = 0644;
   bool vanished_ = false;
+  bool unsettled_ = false;  // still being written when opened: counts as changed
   std::uint32_t crc_ = 0;
 };
 
