@@ -29,13 +29,19 @@ Loaded load() {
   CurlApi& a = l.api;
   l.ok = bind(lib, "curl_global_init", a.global_init, l.error) && bind(lib, "curl_easy_init", a.easy_init, l.error) &&
          bind(lib, "curl_easy_setopt", a.easy_setopt, l.error) &&
-         bind(lib, "curl_easy_perform", a.easy_perform, l.error) &&
          bind(lib, "curl_easy_getinfo", a.easy_getinfo, l.error) &&
          bind(lib, "curl_easy_reset", a.easy_reset, l.error) &&
          bind(lib, "curl_easy_cleanup", a.easy_cleanup, l.error) &&
          bind(lib, "curl_easy_strerror", a.easy_strerror, l.error) &&
          bind(lib, "curl_slist_append", a.slist_append, l.error) &&
-         bind(lib, "curl_slist_free_all", a.slist_free_all, l.error);
+         bind(lib, "curl_slist_free_all", a.slist_free_all, l.error) &&
+         bind(lib, "curl_multi_init", a.multi_init, l.error) &&
+         bind(lib, "curl_multi_add_handle", a.multi_add_handle, l.error) &&
+         bind(lib, "curl_multi_remove_handle", a.multi_remove_handle, l.error) &&
+         bind(lib, "curl_multi_perform", a.multi_perform, l.error) &&
+         bind(lib, "curl_multi_poll", a.multi_poll, l.error) &&
+         bind(lib, "curl_multi_info_read", a.multi_info_read, l.error) &&
+         bind(lib, "curl_multi_cleanup", a.multi_cleanup, l.error);
   // libcurl linked libcrypto in (Debian's libcurl4 is the OpenSSL flavour): take its MD5
   // without loading anything more. Optional: the checks that use it have a fallback.
   if (l.ok) {

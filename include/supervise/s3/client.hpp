@@ -98,16 +98,23 @@ class Client {
 
  private:
   struct Request;
+  // An easy handle and the multi handle that drives it; the multi handle keeps the
+  // connections, so a pooled pair reuses them across requests and rounds.
+  struct Handle {
+    CURL* easy = nullptr;
+    CURLM* multi = nullptr;
+  };
   Outcome perform(Request& request);
-  Outcome perform_once(Request& request, CURL* handle);
-  CURL* acquire();
-  void release(CURL* handle);
+  Outcome perform_once(Request& request, Handle handle);
+  CURLcode transfer(Request& request, Handle handle);
+  Handle acquire();
+  void release(Handle handle);
 
   Config config_;
   const CurlApi& curl_;
   ClientOptions options_;
   std::mutex pool_mutex_;
-  std::vector<CURL*> pool_;
+  std::vector<Handle> pool_;
 };
 
 }  // namespace supervise::s3

@@ -15,13 +15,21 @@ struct CurlApi {
   CURLcode (*global_init)(long flags);
   CURL* (*easy_init)();
   CURLcode (*easy_setopt)(CURL*, CURLoption, ...);
-  CURLcode (*easy_perform)(CURL*);
   CURLcode (*easy_getinfo)(CURL*, CURLINFO, ...);
   void (*easy_reset)(CURL*);
   void (*easy_cleanup)(CURL*);
   const char* (*easy_strerror)(CURLcode);
   curl_slist* (*slist_append)(curl_slist*, const char*);
   void (*slist_free_all)(curl_slist*);
+  // A transfer is driven through a multi handle of its own, so that the client can look
+  // at a cancel between short waits (client.cpp).
+  CURLM* (*multi_init)();
+  CURLMcode (*multi_add_handle)(CURLM*, CURL*);
+  CURLMcode (*multi_remove_handle)(CURLM*, CURL*);
+  CURLMcode (*multi_perform)(CURLM*, int* running);
+  CURLMcode (*multi_poll)(CURLM*, curl_waitfd extra[], unsigned int extra_count, int timeout_ms, int* ready);
+  CURLMsg* (*multi_info_read)(CURLM*, int* left);
+  CURLMcode (*multi_cleanup)(CURLM*);
   // From the libcrypto that libcurl loaded (OpenSSL's EVP_Digest and EVP_md5), to check
   // what S3 stored; null where it is not there.
   int (*evp_digest)(const void* data, std::size_t size, unsigned char* md, unsigned int* md_size, const void* type,
