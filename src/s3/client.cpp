@@ -145,7 +145,9 @@ Outcome Client::perform(Request& request) {
     }
     if (std::string why = request.stop_reason(); !why.empty()) {
       if (outcome.error.empty()) outcome.error = request.method + " " + display(request.bucket, request.key) + ": " + why;
-      else outcome.error += " (then " + why + ")";
+      // After an error, only what stopped the retries ("cancelled", "the store is down"):
+      // the round reports the reason in full once, not again for each file.
+      else outcome.error += " (then " + why.substr(0, why.find(':')) + ")";
       outcome.ok = false;
       outcome.retryable = false;
       outcome.gave_up = true;
