@@ -23,19 +23,35 @@ HttpClient::HttpClient(int port) {
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   timeval tv{60, 0};
   ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) error_ = std::strerror(errno);
+  if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+    error_ = std::strerror(errno);
 }
 
 HttpClient::~HttpClient() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-HttpClient::Answer HttpClient::request(const std::string& method, const std::string& target, const std::string& body,
-                                       bool expect_continue, bool keep_alive) {
+HttpClient::Answer HttpClient::request(const std::string& method, const std::string& target,
+                                       const std::string& body, bool expect_continue,
+                                       bool keep_alive) {
   auto t0 = std::chrono::steady_clock::now();
   Answer a = exchange(method, target, body, expect_continue, keep_alive);
-  a.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+  a.elapsed =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
   return a;
+}
+
+std::string HttpClient::header(const Answer& answer, const std::string& name) {
+  for (const auto& line : lines(answer.head + "\n")) {
+    if (line.size() > name.size() && line[name.size()] == ':' &&
+        strncasecmp(line.c_str(), name.c_str(), name.size()) == 0) {
+      std::string value = line.substr(name.size() + 1);
+      while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.erase(0, 1);
+      while (!value.empty() && (value.back() == '\r' || value.back() == ' ')) value.pop_back();
+      return value;
+    }
+  }
+  return "";
 }
 
 bool HttpClient::send_all(const std::string& data) {
@@ -76,15 +92,18 @@ std::optional<std::string> HttpClient::read_head() {
 }
 
 HttpClient::Answer HttpClient::exchange(const std::string& method, const std::string& target,
-                                        const std::string& body, bool expect_continue, bool keep_alive) {
+                                        const std::string& body, bool expect_continue,
+                                        bool keep_alive) {
   Answer a;
   if (!error_.empty()) {
     a.error = error_;
     return a;
   }
-  std::string head = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " +
-                     std::to_string(body.size()) + "\r\nConnection: " + (keep_alive ? "keep-alive" : "close") +
-                     "\r\n" + (expect_continue ? "Expect: 100-continue\r\n" : "") + "\r\n";
+  std::string head =
+      method + " " + target +
+      " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " + std::to_string(body.size()) +
+      "\r\nConnection: " + (keep_alive ? "keep-alive" : "close") + "\r\n" + headers_ +
+      (expect_continue ? "Expect: 100-continue\r\n" : "") + "\r\n";
   if (!send_all(head)) {
     a.error = "send failed";
     return a;
@@ -111,6 +130,7 @@ HttpClient::Answer HttpClient::exchange(const std::string& method, const std::st
     return a;
   }
   a.status = std::stoi(answer->substr(9, 3));
+  a.head = *answer;
   std::size_t length = 0;
   for (const auto& line : lines(*answer + "\n")) {
     if (line.size() > 15 && strncasecmp(line.c_str(), "content-length:", 15) == 0)

@@ -27,11 +27,14 @@ std::string pseudo_random(std::size_t size, std::uint64_t seed) {
   return out;
 }
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
 
 // ---- the task ------------------------------------------------------------------------
 
-std::vector<std::string> client_env(const MotoServer& moto, const std::string& endpoint, const std::string& token) {
+std::vector<std::string> client_env(const MotoServer& moto, const std::string& endpoint,
+                                    const std::string& token) {
   std::vector<std::string> env;
   for (auto& e : moto.client_env()) {
     if (e.rfind("AWS_ENDPOINT_URL=", 0) == 0) e = "AWS_ENDPOINT_URL=" + endpoint;
@@ -43,10 +46,12 @@ std::vector<std::string> client_env(const MotoServer& moto, const std::string& e
 
 namespace {
 
-RunOptions task_run_options(const std::vector<std::string>& env, std::chrono::milliseconds timeout) {
+RunOptions task_run_options(const std::vector<std::string>& env,
+                            std::chrono::milliseconds timeout) {
   RunOptions options;
   options.env = env;
-  options.unset_env = {"AWS_ENDPOINT_URL_S3", "AWS_PROFILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE"};
+  options.unset_env = {"AWS_ENDPOINT_URL_S3", "AWS_PROFILE", "AWS_SHARED_CREDENTIALS_FILE",
+                       "AWS_CONFIG_FILE"};
   options.timeout = timeout;
   return options;
 }
@@ -58,11 +63,17 @@ json read_status(const std::filesystem::path& dir) {
 
 }  // namespace
 
-std::vector<std::string> task_args(const TempDir& dir, const std::string& bucket, const TaskOptions& options) {
-  std::vector<std::string> args = {"--status-file", dir / "status.json", "--exit-action", "RESCHEDULE=3",
-                                   "--log-level", "debug", "--checkpoint",
-                                   "path=" + (dir / "data") + ",url=s3://" + bucket + "/run,frequency=" +
-                                       options.frequency};
+std::vector<std::string> task_args(const TempDir& dir, const std::string& bucket,
+                                   const TaskOptions& options) {
+  std::vector<std::string> args = {
+      "--status-file",
+      dir / "status.json",
+      "--exit-action",
+      "RESCHEDULE=3",
+      "--log-level",
+      "debug",
+      "--checkpoint",
+      "path=" + (dir / "data") + ",url=s3://" + bucket + "/run,frequency=" + options.frequency};
   args.insert(args.end(), options.extra_args.begin(), options.extra_args.end());
   args.insert(args.end(), {"--", "/bin/sh", "-c", options.command});
   return args;
@@ -77,12 +88,14 @@ TaskRun run_task(const TempDir& dir, const std::vector<std::string>& env, const 
 }
 
 TaskRun run_task(const TempDir& dir, const std::vector<std::string>& env, const std::string& bucket,
-                 const std::string& command, const std::string& frequency, std::chrono::milliseconds timeout) {
-  return run_task(dir, env, bucket, TaskOptions{.command = command, .frequency = frequency, .extra_args = {}, .timeout = timeout});
+                 const std::string& command, const std::string& frequency,
+                 std::chrono::milliseconds timeout) {
+  return run_task(dir, env, bucket,
+                  TaskOptions{.command = command, .frequency = frequency, .timeout = timeout});
 }
 
-BackgroundTask::BackgroundTask(const TempDir& dir, const std::vector<std::string>& env, const std::string& bucket,
-                               const TaskOptions& options)
+BackgroundTask::BackgroundTask(const TempDir& dir, const std::vector<std::string>& env,
+                               const std::string& bucket, const TaskOptions& options)
     : dir_(dir.path()) {
   // /bin/sh sends supervise's stderr to a file of the test's and execs it: same pid.
   RunOptions o = task_run_options(env, options.timeout);
@@ -118,30 +131,45 @@ void expect_task_outcome_unchanged(const TaskRun& t) {
 }
 
 json checkpoint_status(const TaskRun& t) {
-  if (t.status.is_object() && t.status.contains("checkpoints") && t.status["checkpoints"].is_array() &&
-      !t.status["checkpoints"].empty())
+  if (t.status.is_object() && t.status.contains("checkpoints") &&
+      t.status["checkpoints"].is_array() && !t.status["checkpoints"].empty())
     return t.status["checkpoints"][0];
   ADD_FAILURE() << "no checkpoint in the status: " << t.status.dump();
-  return json{{"rounds", -1}, {"failed_rounds", -1}, {"final", json::object()}, {"open_uploads", json::array()}};
+  return json{{"rounds", -1},
+              {"failed_rounds", -1},
+              {"final", json::object()},
+              {"open_uploads", json::array()}};
 }
 
 // ---- the fault proxy's log -----------------------------------------------------------
 
-std::vector<json> where(const std::vector<json>& requests, const std::function<bool(const json&)>& pred) {
+std::vector<json> where(const std::vector<json>& requests,
+                        const std::function<bool(const json&)>& pred) {
   std::vector<json> out;
   for (const auto& r : requests)
     if (pred(r)) out.push_back(r);
   return out;
 }
 
-bool is_part(const json& r) { return r["method"] == "PUT" && contains(r["query"].get<std::string>(), "partNumber="); }
-bool is_create(const json& r) { return r["method"] == "POST" && r["query"] == "uploads="; }
-bool is_complete(const json& r) { return r["method"] == "POST" && contains(r["query"].get<std::string>(), "uploadId="); }
-bool is_abort(const json& r) { return r["method"] == "DELETE" && contains(r["query"].get<std::string>(), "uploadId="); }
-bool injected(const json& r) { return r["action"] != "forward"; }
+bool is_part(const json& r) {
+  return r["method"] == "PUT" && contains(r["query"].get<std::string>(), "partNumber=");
+}
+bool is_create(const json& r) {
+  return r["method"] == "POST" && r["query"] == "uploads=";
+}
+bool is_complete(const json& r) {
+  return r["method"] == "POST" && contains(r["query"].get<std::string>(), "uploadId=");
+}
+bool is_abort(const json& r) {
+  return r["method"] == "DELETE" && contains(r["query"].get<std::string>(), "uploadId=");
+}
+bool injected(const json& r) {
+  return r["action"] != "forward";
+}
 
 std::string describe(const json& request) {
-  return request.value("method", "?") + " " + request.value("target", "?") + " (" + request.value("action", "?") + ")";
+  return request.value("method", "?") + " " + request.value("target", "?") + " (" +
+         request.value("action", "?") + ")";
 }
 
 std::string summary(const std::vector<json>& requests) {
@@ -205,16 +233,27 @@ std::vector<std::string> elements(const std::string& xml, const std::string& tag
 }
 
 HttpClient::Answer moto_request(const MotoServer& moto, const std::string& target) {
-  HttpClient::Answer a = HttpClient(moto.port()).request("GET", target);
+  HttpClient::Answer a =
+      HttpClient(moto.port()).with_header(moto_authorization()).request("GET", target);
   if (a.status < 0) throw std::runtime_error("GET " + target + ": no answer from moto: " + a.error);
   return a;
 }
 
 }  // namespace
 
-std::ostream& operator<<(std::ostream& out, const MotoUpload& u) { return out << u.key << " " << u.upload_id; }
+std::string moto_authorization() {
+  return "Authorization: AWS4-HMAC-SHA256 "
+         "Credential=AKIDMOTOTEST/20260101/us-east-1/s3/aws4_request, "
+         "SignedHeaders=host, "
+         "Signature=0000000000000000000000000000000000000000000000000000000000000000";
+}
 
-std::vector<MotoUpload> open_uploads(const MotoServer& moto, const std::string& bucket, const std::string& prefix) {
+std::ostream& operator<<(std::ostream& out, const MotoUpload& u) {
+  return out << u.key << " " << u.upload_id;
+}
+
+std::vector<MotoUpload> open_uploads(const MotoServer& moto, const std::string& bucket,
+                                     const std::string& prefix) {
   std::vector<MotoUpload> out;
   std::string target = "/" + bucket + "?uploads=";
   if (!prefix.empty()) target += "&prefix=" + uri_encode(prefix, false);
@@ -229,7 +268,8 @@ std::vector<MotoUpload> open_uploads(const MotoServer& moto, const std::string& 
     ADD_FAILURE() << "ListMultipartUploads said " << a.status << ": " << a.body;
     return out;
   }
-  EXPECT_FALSE(contains(a.body, "<IsTruncated>true</IsTruncated>")) << "more uploads than one listing holds";
+  EXPECT_FALSE(contains(a.body, "<IsTruncated>true</IsTruncated>"))
+      << "more uploads than one listing holds";
   for (const auto& upload : elements(a.body, "Upload")) {
     auto key = elements(upload, "Key"), id = elements(upload, "UploadId");
     out.push_back({key.empty() ? "" : key[0], id.empty() ? "" : id[0]});
@@ -237,21 +277,25 @@ std::vector<MotoUpload> open_uploads(const MotoServer& moto, const std::string& 
   return out;
 }
 
-std::optional<std::string> moto_object(const MotoServer& moto, const std::string& bucket, const std::string& key) {
+std::optional<std::string> moto_object(const MotoServer& moto, const std::string& bucket,
+                                       const std::string& key) {
   HttpClient::Answer a = moto_request(moto, "/" + bucket + "/" + uri_encode(key, true));
   if (a.status == 200) return std::move(a.body);
   if (a.status == 404 && contains(a.body, "NoSuchKey")) return std::nullopt;
-  throw std::runtime_error("GET s3://" + bucket + "/" + key + ": " + std::to_string(a.status) + " " + a.body);
+  throw std::runtime_error("GET s3://" + bucket + "/" + key + ": " + std::to_string(a.status) +
+                           " " + a.body);
 }
 
-std::vector<std::string> moto_keys(const MotoServer& moto, const std::string& bucket, const std::string& prefix) {
+std::vector<std::string> moto_keys(const MotoServer& moto, const std::string& bucket,
+                                   const std::string& prefix) {
   std::vector<std::string> out;
   std::string token;
   for (;;) {
     std::string target = "/" + bucket + "?list-type=2&prefix=" + uri_encode(prefix, false);
     if (!token.empty()) target += "&continuation-token=" + uri_encode(token, false);
     HttpClient::Answer a = moto_request(moto, target);
-    if (a.status != 200) throw std::runtime_error("ListObjectsV2 said " + std::to_string(a.status) + ": " + a.body);
+    if (a.status != 200)
+      throw std::runtime_error("ListObjectsV2 said " + std::to_string(a.status) + ": " + a.body);
     for (const auto& contents : elements(a.body, "Contents")) {
       auto key = elements(contents, "Key");
       if (!key.empty()) out.push_back(key[0]);
@@ -264,13 +308,18 @@ std::vector<std::string> moto_keys(const MotoServer& moto, const std::string& bu
   return out;
 }
 
-FetchObject moto_fetch(const MotoServer& moto, const std::string& bucket, const std::string& prefix) {
-  return [&moto, bucket, prefix](const std::string& key) { return moto_object(moto, bucket, prefix + "/" + key); };
+FetchObject moto_fetch(const MotoServer& moto, const std::string& bucket,
+                       const std::string& prefix) {
+  return [&moto, bucket, prefix](const std::string& key) {
+    return moto_object(moto, bucket, prefix + "/" + key);
+  };
 }
 
 // ---- the suites ----------------------------------------------------------------------
 
-void S3Env::SetUpTestSuite() { moto_ = new MotoServer(); }
+void S3Env::SetUpTestSuite() {
+  moto_ = new MotoServer();
+}
 
 void S3Env::TearDownTestSuite() {
   delete moto_;
@@ -280,7 +329,8 @@ void S3Env::TearDownTestSuite() {
 std::string S3Env::bucket() {
   std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
   std::string b = "t-";
-  for (char c : name) b += std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::tolower(c)) : '-';
+  for (char c : name)
+    b += std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::tolower(c)) : '-';
   b = b.substr(0, 60);
   if (!made_.count(b)) {
     moto().make_bucket(b);

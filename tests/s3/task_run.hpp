@@ -46,14 +46,15 @@ struct TaskRun {
 struct TaskOptions {
   std::string command = "exit 3";  // run by /bin/sh -c
   std::string frequency = "60s";
-  std::vector<std::string> extra_args;  // more supervise options (before "--")
+  std::vector<std::string> extra_args = {};  // more supervise options (before "--")
   std::chrono::milliseconds timeout{100'000};
 };
 
 // The arguments of
 //   supervise --status-file <dir>/status.json --exit-action RESCHEDULE=3 --log-level debug
 //     --checkpoint path=<dir>/data,url=s3://<bucket>/run,frequency=F <extra> -- /bin/sh -c C
-std::vector<std::string> task_args(const TempDir& dir, const std::string& bucket, const TaskOptions& options);
+std::vector<std::string> task_args(const TempDir& dir, const std::string& bucket,
+                                   const TaskOptions& options);
 
 // Runs the task to its end (killed by pid at options.timeout).
 TaskRun run_task(const TempDir& dir, const std::vector<std::string>& env, const std::string& bucket,
@@ -103,6 +104,12 @@ std::string query_param(const nlohmann::json& request, const std::string& name);
 
 // ---- moto, read directly -------------------------------------------------------------
 
+// An Authorization header of the tests' access key with a signature that is not one:
+// moto (without INITIAL_NO_AUTH_ACTION_COUNT) checks no signature, but answers a request
+// with no Authorization at all as anonymous, and denies anonymous reads of an object
+// stored by PutObject (403, empty body; objects of a multipart upload it lets through).
+std::string moto_authorization();
+
 // A multipart upload moto holds open.
 struct MotoUpload {
   std::string key;
@@ -113,18 +120,22 @@ std::ostream& operator<<(std::ostream& out, const MotoUpload& u);
 
 // The multipart uploads moto holds open under `prefix` (fails the test when it cannot
 // list them).
-std::vector<MotoUpload> open_uploads(const MotoServer& moto, const std::string& bucket, const std::string& prefix);
+std::vector<MotoUpload> open_uploads(const MotoServer& moto, const std::string& bucket,
+                                     const std::string& prefix);
 
 // The bytes of an object; nullopt when there is none; throws std::runtime_error for any
 // other answer.
-std::optional<std::string> moto_object(const MotoServer& moto, const std::string& bucket, const std::string& key);
+std::optional<std::string> moto_object(const MotoServer& moto, const std::string& bucket,
+                                       const std::string& key);
 
 // The keys of every object under `prefix`, sorted.
-std::vector<std::string> moto_keys(const MotoServer& moto, const std::string& bucket, const std::string& prefix);
+std::vector<std::string> moto_keys(const MotoServer& moto, const std::string& bucket,
+                                   const std::string& prefix);
 
 // A FetchObject (store_check.hpp) for the checkpoint at s3://<bucket>/<prefix>: keys
 // relative to it.
-FetchObject moto_fetch(const MotoServer& moto, const std::string& bucket, const std::string& prefix);
+FetchObject moto_fetch(const MotoServer& moto, const std::string& bucket,
+                       const std::string& prefix);
 
 // ---- the suites ----------------------------------------------------------------------
 
