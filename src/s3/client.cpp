@@ -11,7 +11,10 @@
 namespace supervise::s3 {
 namespace {
 
-constexpr std::size_t kMaxBody = 1 << 20;  // error documents and small objects
+constexpr std::size_t kMaxBody = 1 << 20;  // error documents and listings
+// GetObject reads a manifest: about 105 bytes per file, so millions of files fit (the
+// file:// store allows the same).
+constexpr std::size_t kMaxObject = std::size_t{1} << 30;
 
 std::string display(const std::string& bucket, const std::string& key) { return "s3://" + bucket + "/" + key; }
 
@@ -42,6 +45,7 @@ struct Client::Request {
   Interrupt interrupt;
   std::chrono::seconds timeout{0};  // whole request; 0: none (the low-speed limit guards it)
   bool low_speed_limit = true;
+  std::size_t max_response = kMaxBody;  // a longer answer fails the request
   // Filled by perform_once.
   std::string response;
   std::string etag;
@@ -226,7 +230,7 @@ Outcome Client::perform_once(Request& r, Handle handle) {
   WriteFn on_body = [](char* data, size_t size, size_t n, void* user) -> size_t {
     auto* req = static_cast<Request*>(user);
     std::size_t bytes = size * n;
-    if (req->response.size() + bytes > kMaxBody) {
+    if (req->response.size() + bytes > req->max_response) {
       req->truncated = true;  // not silently: the request fails
       return 0;
     }
@@ -278,7 +282,7 @@ Outcome Client::perform_once(Request& r, Handle handle) {
   curl_.easy_getinfo(h, CURLINFO_SIZE_UPLOAD_T, &uploaded);
   const bool body_sent = r.body.size > 0 && static_cast<std::uint64_t>(uploaded) >= r.body.size;
   if (r.truncated) {
-    out.error = what + ": the answer is larger than " + std::to_string(kMaxBody >> 20) + " MiB";
+    out.error = what + ": the answer is larger than " + std::to_string(r.max_response >> 20) + " MiB";
     return out;
   }
   if (code != CURLE_OK) {
@@ -321,6 +325,7 @@ Outcome Client::put_object(const std::string& bucket, const std::string& key, Bo
 
 Outcome Client::get_object(const std::string& bucket, const std::string& key, Interrupt interrupt) {
   Request r("GET", bucket, key, "", {}, "", interrupt);
+  r.max_response = kMaxObject;
   return perform(r);
 }
 

@@ -562,6 +562,14 @@ TEST_F(S3Store, StoreMultipartWithALowThreshold) {
   auto gone = store.put_file("gone.bin", dir / "no-such-file", {});
   EXPECT_FALSE(gone.ok);
   EXPECT_TRUE(gone.vanished) << gone.error;
+
+  // A manifest reads back whole however large: 100,000 files make about 10 MB.
+  std::string big = pattern(12u << 20, 7);
+  ASSERT_TRUE(store.put_bytes("big.manifest.json", big, {}).ok);
+  auto got = store.get_bytes("big.manifest.json", {});
+  ASSERT_EQ(got.state, supervise::checkpoint::GetResult::State::kFound) << got.error;
+  EXPECT_TRUE(got.data == big) << got.data.size() << " bytes read back of " << big.size();
+  EXPECT_EQ(store.get_bytes("not-there.json", {}).state, supervise::checkpoint::GetResult::State::kNotFound);
 }
 
 // --- start-up ------------------------------------------------------------------------
