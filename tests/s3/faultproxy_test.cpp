@@ -88,6 +88,31 @@ TEST_F(FaultProxyTest, DelayHoldsTheRequestThenForwardsIt) {
   EXPECT_EQ(puts[2]["action"], "forward");
 }
 
+// slow_body: the 100-continue 0.5 s late, then the body read at 1 MiB/s (the socket
+// buffers of the proxy's side kept small), then forwarded whole.
+TEST_F(FaultProxyTest, SlowBodyReadsTheUploadAtItsRateThenForwardsIt) {
+  FaultProxy proxy(moto(), {.rules = json::array({{{"action", "slow_body"},
+                                                   {"rate", 1 << 20},
+                                                   {"continue_delay", 0.5},
+                                                   {"methods", {"PUT"}},
+                                                   {"path_regex", "^/faultproxy/slow/"}}})});
+  const std::string body = bytes_of(3 << 20, 3);
+  HttpClient::Answer put =
+      HttpClient(proxy.port()).request("PUT", "/faultproxy/slow/one.bin", body, true);
+  EXPECT_EQ(put.status, 200) << put.error << put.body;
+  EXPECT_GE(put.elapsed, 3000ms);  // 0.5 s, then 3 MiB at 1 MiB/s
+  HttpClient::Answer other =
+      HttpClient(proxy.port()).request("PUT", "/faultproxy/fast/two.bin", body);
+  EXPECT_EQ(other.status, 200) << other.error << other.body;
+  EXPECT_LT(other.elapsed, 2500ms);
+  EXPECT_EQ(moto().get("faultproxy", "slow/one.bin"), body);
+  auto puts = of_method(proxy.requests(), "PUT");
+  ASSERT_EQ(puts.size(), 2u);
+  EXPECT_EQ(puts[0]["action"], "slow_body");
+  EXPECT_EQ(puts[0]["body_bytes"], body.size());
+  EXPECT_EQ(puts[1]["action"], "forward");
+}
+
 TEST_F(FaultProxyTest, DropAnswerDoesTheWorkButTheClientNeverHears) {
   FaultProxy proxy(moto(), {.rules = json::array({{{"action", "drop_answer"}, {"methods", {"PUT"}}, {"first", 1}},
                                                   {{"action", "drop_answer"},

@@ -33,6 +33,13 @@ rules change, their counters start over). Each rule:
                       comes) until the client gives up or "stall_seconds" pass
              "slow"   forward, then send the answer at "rate" bytes/s (default 8): slower
                       than any sane low-speed limit
+             "slow_body"  read the request body at "rate" bytes/s (default 4 MiB/s), in
+                      pieces of "piece" bytes (default 64 KiB), with a small receive buffer,
+                      then forward it: a client whose upload takes a while (a reader of the
+                      file that has time to see it change). A body that stops coming is
+                      logged "incomplete". With "continue_delay": S, a client that waits for
+                      100-continue gets it S seconds late (curl sends the body after 1 s
+                      anyway)
              "delay"  read the whole body (answering 100-continue), hold the request for
                       "seconds" (default 5), then forward it and pass the answer back:
                       a server that takes long to answer (a CompleteMultipartUpload
@@ -271,11 +278,18 @@ class Proxy:
                     stall(client, reader, float(rule.spec.get("stall_seconds", 3600)), self.touch)
                     return
 
-                # forward (also "slow": forwarded, answered slowly; "delay": forwarded late;
-                # "drop_answer": forwarded, never answered)
+                # forward (also "slow": forwarded, answered slowly; "slow_body": its body read
+                # slowly, then forwarded; "delay": forwarded late; "drop_answer": forwarded,
+                # never answered)
                 if expects:
+                    if action == "slow_body":
+                        hold(float(rule.spec.get("continue_delay", 0)), self.touch)
                     send_all(client, b"HTTP/1.1 100 Continue\r\n\r\n")
-                body = reader.read_body(req)
+                if action == "slow_body" and not req.chunked:
+                    body = reader.read_slowly(req.content_length, float(rule.spec.get("rate", 4 << 20)),
+                                              int(rule.spec.get("piece", 64 << 10)), self.touch)
+                else:
+                    body = reader.read_body(req)
                 if body is None:
                     record["body_bytes"] = "incomplete"
                     self.log(record)
@@ -452,6 +466,29 @@ class Reader:
                     return None
                 parts.append(data[:-2])
         return self.read_exact(req.content_length) if req.content_length else b""
+
+    def read_slowly(self, n, rate, piece, touch):
+        """Reads n body bytes, `piece` at a time, at `rate` bytes/s; None if they stop coming.
+        The receive buffer is made small first, so the client cannot hand the body over to
+        the kernel at once."""
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, max(4096, piece // 2))
+        except OSError:
+            pass
+        chunks = []
+        have = 0
+        start = time.monotonic()
+        while have < n:
+            data = self.read_exact(min(piece, n - have))
+            if data is None:
+                return None
+            chunks.append(data)
+            have += len(data)
+            touch()
+            ahead = start + have / rate - time.monotonic()
+            if ahead > 0:
+                time.sleep(ahead)
+        return b"".join(chunks)
 
     def read_some(self, n):
         """Reads (and drops) up to n body bytes; returns how many came."""
