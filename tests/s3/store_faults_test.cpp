@@ -88,6 +88,13 @@ json hold_parts(double seconds) {
           {"query_regex", "^partNumber="}};
 }
 
+// Part `number` of every multipart upload held `seconds`.
+json hold_parts_numbered(int number, double seconds) {
+  json rule = hold_parts(seconds);
+  rule["query_regex"] = "^partNumber=" + std::to_string(number) + "&";
+  return rule;
+}
+
 bool part_stored(const json& r) {
   return is_part(r) && r.value("status", 0) == 200;
 }
@@ -290,10 +297,16 @@ TEST_F(S3StoreFaults, SigkillMidMultipartThenTheNextRunAbortsTheLeftover) {
 
 // ---- 2. A grace-period cancel mid-multipart ------------------------------------------
 
-// SIGTERM (grace period 3 s) while the parts of a new big file go up: the supervisor is
-// gone within the grace period, the upload is aborted within it (nothing open in moto,
-// nothing in the status' open_uploads), and the final counts are what the store holds:
+// SIGTERM (grace period 5 s: 0.5 s of it for the cleanup) while the parts of a new big
+// file go up: the supervisor is gone within the grace period, the abort of the upload
+// went out within it (moto holds nothing open once it has answered), the status lists
+// every upload moto still holds (none), and the final counts are what the store holds:
 // files_stored is the number of objects this run put whole into the store.
+//
+// The status may still list the aborted upload: the cleanup may run until the instant
+// the status is written, so an abort answered just after it is listed (seen under load,
+// about 1 run in 6). Listing one too many is safe (its abort answers NoSuchUpload);
+// listing one too few is not, and is what this test rules out.
 TEST_F(S3StoreFaults, GracePeriodCancelMidMultipartAbortsTheUploadAndCountsTruly) {
   const std::string b = bucket();
   TempDir dir;
@@ -310,7 +323,7 @@ TEST_F(S3StoreFaults, GracePeriodCancelMidMultipartAbortsTheUploadAndCountsTruly
       {"big.bin", write_version(dir, "big.bin", 1, kBigBlocks)}};
   proxy.set_rules(json::array({hold_parts(2)}));
   const std::size_t from = proxy.requests().size();
-  BackgroundTask task(dir, env, b, {.extra_args = {"--grace-period", "3s"}});
+  BackgroundTask task(dir, env, b, {.extra_args = {"--grace-period", "5s"}});
   ASSERT_TRUE(
       eventually([&] { return !where(since(proxy.requests(), from), part_stored).empty(); }, 120s))
       << summary(since(proxy.requests(), from)) << task.log();
@@ -318,7 +331,7 @@ TEST_F(S3StoreFaults, GracePeriodCancelMidMultipartAbortsTheUploadAndCountsTruly
   task.signal(SIGTERM);
   TaskRun t = task.wait(60s);
   auto took = SteadyClock::now() - stop;
-  EXPECT_LT(took, 3s) << "the supervisor outlived its grace period\n" << t.run.err;
+  EXPECT_LT(took, 5s) << "the supervisor outlived its grace period\n" << t.run.err;
   EXPECT_EQ(t.run.exit_code, 3) << t.run.err;
   ASSERT_TRUE(t.status.is_object()) << t.run.err;
   EXPECT_EQ(t.status["action"], "RESCHEDULE");
@@ -326,12 +339,22 @@ TEST_F(S3StoreFaults, GracePeriodCancelMidMultipartAbortsTheUploadAndCountsTruly
   json c = checkpoint_status(t);
   EXPECT_EQ(c["final"]["ok"], false) << c.dump();
   EXPECT_TRUE(contains(c["final"].value("error", std::string()), "grace period")) << c.dump();
-  EXPECT_EQ(c["open_uploads"], json::array()) << c.dump();
+  // The abort went out in time: once the proxy has passed moto's answer on, nothing is
+  // open (it may still have been on its way when the supervisor exited).
+  EXPECT_TRUE(
+      eventually([&] { return !where(since(proxy.requests(), from), is_abort).empty(); }, 10s))
+      << t.run.err;
   EXPECT_TRUE(open_uploads(moto(), b, "run/").empty()) << t.run.err;
+  std::vector<json> listed = c["open_uploads"];
+  EXPECT_LE(listed.size(), 1u) << c.dump();
 
   auto phase = since(proxy.requests(), from);
   auto parts = where(phase, part_stored);
   ASSERT_FALSE(parts.empty());
+  for (const auto& u : listed) {
+    EXPECT_EQ(u, json({{"object", "s3://" + b + "/run/data/big.bin"},
+                       {"upload_id", query_param(parts[0], "uploadId")}}));
+  }
   auto aborts = where(phase, is_abort);
   ASSERT_EQ(aborts.size(), 1u) << summary(phase);
   EXPECT_EQ(query_param(aborts[0], "uploadId"), query_param(parts[0], "uploadId"));
@@ -647,10 +670,12 @@ TEST_F(S3StoreFaults, StoreDownForTheWholeRunEndsWithinAMinute) {
 
 // While periodic rounds (every second) store them, a writer keeps rewriting files in
 // place (so a reader sees a mix of two versions), among them one above the multipart
-// threshold. At every sample of the store, each object is one whole version, and a
-// sample taken while no manifest was written passes check_store; an object once stored
-// is never missing later (a change seen while storing keeps the previous version). At
-// the end the writer stops and the final round stores the last versions, complete.
+// threshold (lowered to 5 MiB here). Version 1 of each is stored first. At every sample
+// of the store, each object is one whole version, never older than the one seen before
+// and never missing (a change seen while storing, before the last byte of a PutObject or
+// before a Complete, keeps the previous version), and a sample taken while no manifest
+// was written passes check_store. The test goes on until both kinds of change were seen.
+// At the end the writer stops and the final round stores the last versions, complete.
 TEST_F(S3StoreFaults, RewrittenFilesAreStoredWholeOrKeepTheirPreviousVersion) {
   const std::string b = bucket();
   TempDir dir;
@@ -660,23 +685,42 @@ TEST_F(S3StoreFaults, RewrittenFilesAreStoredWholeOrKeepTheirPreviousVersion) {
     std::atomic<std::uint64_t> version{1};
     std::size_t blocks(std::uint64_t v) const { return base_blocks + v % 5; }
   };
-  // Three files of about 0.6 MB (single PutObject) and one of 12 MB (two parts of a
+  // Three files of about 1.2 MB (single PutObject) and one of 12 MB (two parts of a
   // multipart upload at the lowered threshold).
   std::vector<std::unique_ptr<Written>> files;
   for (const auto& [rel, blocks] : std::vector<std::pair<std::string, std::size_t>>{
-           {"w0.bin", 150}, {"w1.bin", 150}, {"sub/w2.bin", 150}, {"big.bin", 2900}}) {
+           {"w0.bin", 300}, {"w1.bin", 300}, {"sub/w2.bin", 300}, {"big.bin", 2900}}) {
     files.push_back(std::make_unique<Written>());
     files.back()->rel = rel;
     files.back()->base_blocks = blocks;
     write_version(dir, rel, 1, files.back()->blocks(1));
   }
-  FaultProxy proxy(moto());
+  // The single PutObjects of the files (above 1 MiB: curl waits for 100-continue before
+  // it reads the body) get their 100-continue 0.3 s late: supervise opened the file when
+  // it was quiet, and the writer has time to begin the next rewrite before or while the
+  // file is read. (Slowing the body alone does not: the kernel's socket buffers take a
+  // whole file of this size at once.) Part 2 of the big file is held 0.5 s, for the same
+  // reason.
+  FaultProxy proxy(moto(), {.rules = json::array({{{"action", "slow_body"},
+                                                   {"rate", 16 << 20},
+                                                   {"continue_delay", 0.3},
+                                                   {"methods", {"PUT"}},
+                                                   {"path_regex", "/run/data/"},
+                                                   {"query_regex", "^$"}},
+                                                  hold_parts_numbered(2, 0.5)})});
   auto env = client_env(moto(), proxy.endpoint());
   env.push_back("SUPERVISE_S3_MULTIPART_THRESHOLD=5MiB");
   const std::string go = dir / "go";
   BackgroundTask task(
       dir, env, b,
       {.command = "while [ ! -e '" + go + "' ]; do sleep 0.1; done; exit 3", .frequency = "1s"});
+  // Version 1 of every file is stored (the first round) before the writer starts: from
+  // then on, each change seen while storing must leave an earlier version in place.
+  ASSERT_TRUE(
+      eventually([&] { return moto_keys(moto(), b, "run/data/").size() == files.size(); }, 120s))
+      << task.log();
+  std::map<std::string, std::uint64_t> seen;  // key -> the version last seen
+  for (const auto& w : files) seen["run/data/" + w->rel] = 1;
 
   std::atomic<bool> stop{false};
   std::mutex writer_mutex;
@@ -686,13 +730,16 @@ TEST_F(S3StoreFaults, RewrittenFilesAreStoredWholeOrKeepTheirPreviousVersion) {
     try {
       for (std::uint64_t cycle = 0; !stop; ++cycle) {
         Written& w = *files[cycle % files.size()];
-        if (w.rel == "big.bin" && cycle % 8 != 3) continue;  // the big one less often
-        std::uint64_t v = w.version + 1;
-        rewrite_in_place(dir.path() / "data" / w.rel, versioned_content(w.rel, v, w.blocks(v)),
-                         64 << 10, 2000us);
-        w.version = v;
-        std::this_thread::sleep_for(
-            std::chrono::milliseconds(20 + random() % 150));  // the writer's pace
+        // A few rewrites of the same file, each a little more than the 100 ms a file must
+        // stay quiet before a round reads it: a read that starts then is likely to see
+        // the next rewrite begin.
+        for (int burst = 0; burst < (w.rel == "big.bin" ? 1 : 4) && !stop; ++burst) {
+          std::uint64_t v = w.version + 1;
+          rewrite_in_place(dir.path() / "data" / w.rel, versioned_content(w.rel, v, w.blocks(v)),
+                           64 << 10, 2000us);
+          w.version = v;
+          std::this_thread::sleep_for(std::chrono::milliseconds(100 + random() % 40));
+        }
       }
     } catch (const std::exception& e) {
       std::lock_guard lock(writer_mutex);
@@ -700,20 +747,25 @@ TEST_F(S3StoreFaults, RewrittenFilesAreStoredWholeOrKeepTheirPreviousVersion) {
     }
   });
 
-  // Samples of the store until enough rounds and changes were seen (or a deadline).
-  std::map<std::string, std::uint64_t> seen;  // key -> the version last seen
+  // Samples of the store until enough rounds and changes were seen (or a deadline). A
+  // change seen while storing shows in the proxy's log: a PutObject cut before its last
+  // byte (its body incomplete), or a multipart upload aborted instead of completed.
   int consistent = 0, samples = 0;
-  auto changes_seen = [&] {
+  std::size_t torn_puts = 0, aborted_uploads = 0;
+  auto count_changes = [&] {
     auto requests = proxy.requests();
-    return where(requests,
-                 [](const json& r) { return r.value("body_bytes", json()) == "incomplete"; })
-               .size() +
-           where(requests, is_abort).size();
+    torn_puts = where(requests, [](const json& r) {
+                  return r.value("body_bytes", json()) == "incomplete";
+                }).size();
+    aborted_uploads = where(requests, is_abort).size();
   };
-  const auto until = SteadyClock::now() + 60s;
+  const auto until = SteadyClock::now() + 90s;
   const auto at_least = SteadyClock::now() + 15s;
-  while (SteadyClock::now() < until && (SteadyClock::now() < at_least || consistent < 5 ||
-                                        changes_seen() < 3 || seen.size() < files.size())) {
+  for (;;) {
+    count_changes();
+    bool enough =
+        SteadyClock::now() >= at_least && consistent >= 5 && torn_puts >= 1 && aborted_uploads >= 1;
+    if (enough || SteadyClock::now() >= until) break;
     ++samples;
     // Every object: one whole version; nothing once stored goes missing.
     std::set<std::string> keys;
@@ -728,7 +780,9 @@ TEST_F(S3StoreFaults, RewrittenFilesAreStoredWholeOrKeepTheirPreviousVersion) {
       }
       VersionCheck v = check_version(key.substr(9), *bytes);
       EXPECT_TRUE(v.whole) << key << " at sample " << samples << ": " << v.why;
-      if (v.whole) seen[key] = v.version;
+      if (!v.whole) continue;
+      EXPECT_GE(v.version, seen[key]) << key << " went back to an older version";
+      seen[key] = v.version;
     }
     // The manifest's promise, on a sample during which no manifest was written (the
     // manifest read before and after is the same document).
@@ -751,14 +805,15 @@ TEST_F(S3StoreFaults, RewrittenFilesAreStoredWholeOrKeepTheirPreviousVersion) {
     std::lock_guard lock(writer_mutex);
     ASSERT_TRUE(writer_error.empty()) << writer_error;
   }
+  count_changes();
   std::printf(
-      "%d samples of the store, %d with the same manifest before and after; %zu uploads saw a "
-      "change\n",
-      samples, consistent, changes_seen());
+      "%d samples of the store, %d with the same manifest before and after; changes seen while "
+      "storing: %zu PutObject cut before the last byte, %zu multipart uploads aborted\n",
+      samples, consistent, torn_puts, aborted_uploads);
   EXPECT_GE(consistent, 5) << samples << " samples";
-  EXPECT_GE(changes_seen(), 3u) << "the rounds hardly ever saw a file change while storing it\n"
-                                << summary(proxy.requests());
-  EXPECT_EQ(seen.size(), files.size()) << "not every file was stored while being rewritten";
+  EXPECT_GE(torn_puts, 1u) << "no PutObject saw its file change\n" << summary(proxy.requests());
+  EXPECT_GE(aborted_uploads, 1u) << "no multipart upload saw its file change\n"
+                                 << summary(proxy.requests());
 
   write_file(go, "");
   TaskRun t = task.wait(120s);
