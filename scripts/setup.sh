@@ -21,6 +21,10 @@ if [[ ${1-} != --build-only ]]; then
     valgrind                # tests/valgrind: the integration path under memcheck
     python3-jsonschema python3-yaml  # schema and Kubernetes tests (run with /usr/bin/python3)
     clang-14 libclang-rt-14-dev llvm-14  # scripts/fuzz.sh: libFuzzer, its sanitizers, llvm-symbolizer
+    # tests/container (ctest label container): supervise as the ENTRYPOINT of real
+    # containers. runc, not crun (Debian's crun 1.8 refuses a hybrid cgroup layout);
+    # debootstrap makes the base image's root file system (no registry is used).
+    podman runc debootstrap
   )
 fi
 
