@@ -23,6 +23,8 @@ CONTAINERS_CONF = os.path.join(HERE, "containers.conf")
 # Every container the suite starts carries this label (the cleanup test removes what a
 # killed test run left behind).
 LABEL = "org.supervise.container-test"
+# The debootstrapped Debian 12 minbase that images.py imports (no registry is used).
+BASE_IMAGE = "localhost/bookworm-min"
 
 sys.path.insert(0, os.path.join(REPO, "tests", "schema"))
 import validate as schema_validate  # noqa: E402  (tests/schema/validate.py)

@@ -1,8 +1,12 @@
 #!/usr/bin/python3
 """The fixture of the container tests: the images they run, built without any registry.
 
+  images.py base
   images.py setup   --build-dir DIR --state FILE
   images.py cleanup --state FILE
+
+base (ctest: container.base, FIXTURES_SETUP container_base): step 1 alone, so that the
+build of packaging/Dockerfile, which needs only the base, starts before step 2 is done.
 
 setup (ctest: container.images, FIXTURES_SETUP container_images):
  1. The base image localhost/bookworm-min: if podman does not have it, it is imported
@@ -40,9 +44,8 @@ import sys
 import tempfile
 import time
 
-from harness import CONTAINERS_CONF, HERE, LABEL, podman, podman_env, run_label
+from harness import BASE_IMAGE, CONTAINERS_CONF, HERE, LABEL, podman, podman_env, run_label
 
-BASE_IMAGE = "localhost/bookworm-min"
 TEST_REPO = "localhost/supervise-test"
 NOCURL_REPO = "localhost/supervise-test-nocurl"
 SUITE = "bookworm"
@@ -212,22 +215,40 @@ def prune(repo, keep):
             log(f"removed the old image {tag}")
 
 
-def setup(args):
+def preconditions(tools):
     if os.geteuid() != 0:
         raise SystemExit("the container tests run podman as root")
-    for tool in ("podman", "runc", "debootstrap", "cpack", "dpkg-deb", "tmux"):
+    for tool in tools:
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} is not installed (scripts/setup.sh installs it)")
-    build_dir = os.path.realpath(args.build_dir)
     cache = os.environ.get("SUPERVISE_CONTAINER_CACHE", "/var/cache/supervise-tests")
     os.makedirs(cache, exist_ok=True)
+    return cache
+
+
+def locked(cache):
+    """One fixture at a time per machine (build directories share the cache and base)."""
+    lock = open(os.path.join(cache, "lock"), "w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    return lock
+
+
+def base(args):
+    cache = preconditions(("podman", "runc", "debootstrap", "tar"))
+    started = time.monotonic()
+    with locked(cache):
+        base_image(cache)
+    log(f"{BASE_IMAGE} ready in {time.monotonic() - started:.1f} s")
+
+
+def setup(args):
+    cache = preconditions(("podman", "runc", "cpack", "dpkg-deb", "tmux"))
+    build_dir = os.path.realpath(args.build_dir)
     work = os.path.dirname(os.path.realpath(args.state))  # the package, the context, the logs
     os.makedirs(work, exist_ok=True)
     started = time.monotonic()
-    # One fixture at a time per machine (two build directories share the cache and base).
-    with open(os.path.join(cache, "lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        base_image(cache)
+    with locked(cache):
+        base_image(cache)  # present after container.base; made here when run alone
         deb = make_deb(build_dir, os.path.join(work, "deb"))
         images, key = build_images(deb, os.path.join(work, "context"))
     # The package holds the binary of this build directory.
@@ -245,6 +266,8 @@ def setup(args):
 
 
 def cleanup(args):
+    if not args.state:
+        raise SystemExit("cleanup needs --state")
     os.environ["SUPERVISE_CONTAINER_STATE"] = args.state
     label = f"{LABEL}={run_label()}"
     r = podman("ps", "-a", "-q", "--filter", f"label={label}")
@@ -256,11 +279,13 @@ def cleanup(args):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("command", choices=("setup", "cleanup"))
+    parser.add_argument("command", choices=("base", "setup", "cleanup"))
     parser.add_argument("--build-dir")
-    parser.add_argument("--state", required=True)
+    parser.add_argument("--state")
     args = parser.parse_args()
-    if args.command == "setup":
+    if args.command == "base":
+        base(args)
+    elif args.command == "setup":
         if not args.build_dir:
             parser.error("setup needs --build-dir")
         setup(args)
