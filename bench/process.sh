@@ -17,6 +17,11 @@
 #      starts does not end the run (it forwards them all).
 #   5. idle cost: voluntary context switches (all threads) and CPU time (schedstat) of
 #      the supervisor over a window while `sleep` runs; the four run at the same time.
+#   6. signal storm (issue 13): tests/tools/storm sends 100,000 signals (4 in 5
+#      real-time, queued) to the supervisor as PID 1 of a new PID namespace while the
+#      command's children keep exiting; half-way the command exits with 42. Measured:
+#      the command's exit until the supervisor has ended (both CLOCK_MONOTONIC), and
+#      whether 42 came out (a forward after the reap would make it a signal death).
 #
 # Usage: bench/process.sh [--quick] [--idle SECONDS]
 #   --quick          fewer runs and a 10 s idle window: a fast check (about a minute)
@@ -40,11 +45,12 @@ while [ $# -gt 0 ]; do
 done
 if [ "$quick" = 1 ]; then
   idle_seconds=${idle_seconds:-10}
-  startup_rounds=2 startup_runs=30 reap_rounds=3
+  startup_rounds=2 startup_runs=30 reap_rounds=3 storm_rounds=3
 else
   idle_seconds=${idle_seconds:-60}
-  startup_rounds=5 startup_runs=100 reap_rounds=10
+  startup_rounds=5 startup_runs=100 reap_rounds=10 storm_rounds=10
 fi
+storm_signals=100000
 case $idle_seconds in '' | *[!0-9]*) echo "--idle takes whole seconds" >&2; exit 2 ;; esac
 orphans_count=10000
 signals_total=1000
@@ -68,6 +74,7 @@ log "building bench/tools into $work"
 for tool in sigbench orphans; do
   c++ -O2 -std=c++20 -o "$work/$tool" "bench/tools/$tool.cpp"
 done
+c++ -O2 -std=c++20 -pthread -o "$work/storm" tests/tools/storm.cpp
 
 declare -A val  # val[measure,name]
 
@@ -152,6 +159,22 @@ for mode in pinned free; do
   done
 done
 
+# 6. Signal storm, interleaved rounds.
+log "signal storm: $storm_rounds rounds of $storm_signals signals to each supervisor as PID 1"
+for ((r = 1; r <= storm_rounds; r++)); do
+  for n in "${names[@]}"; do
+    # shellcheck disable=SC2046
+    line=$("$work/storm" drive "$storm_signals" -- $(prefix "$n") 2>/dev/null) ||
+      { echo "storm run under $n failed" >&2; exit 1; }
+    sed -n 's/.*exit_to_end_ms=\([0-9.]*\).*/\1/p' <<<"$line" >>"$work/storm.$n"
+    sed -n 's/^exit_status=\([0-9]*\).*/\1/p' <<<"$line" >>"$work/storm.code.$n"
+  done
+done
+for n in "${names[@]}"; do
+  val[storm,$n]=$(median <"$work/storm.$n")
+  val[stormkept,$n]=$(grep -cx 42 "$work/storm.code.$n" || true)
+done
+
 # 2 and 5. Idle cost and peak RSS: the four supervise `sleep` at the same time.
 log "idle: ${idle_seconds} s window, the four supervisors side by side"
 switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^voluntary_ctxt_switches:/ { n += $2 } END { print n + 0 }'; }
@@ -221,6 +244,8 @@ row "SIGTERM to the command's handler, one CPU, p50 (µs)" p50pinned "%.1f" "—
 row "SIGTERM to the command's handler, one CPU, p99 (µs)" p99pinned "%.1f" "—" "< 1000 µs" "$(verdict "${val[p99pinned,supervise]}" "<" 1000)"
 row "SIGTERM to the command's handler, any CPU, p50 (µs)" p50free "%.1f" "—" "" ""
 row "SIGTERM to the command's handler, any CPU, p99 (µs)" p99free "%.1f" "—" "< 1000 µs" "$(verdict "${val[p99free,supervise]}" "<" 1000)"
+row "storm of $storm_signals signals as PID 1: command exit to supervisor end, median (ms)" storm "%.1f" "—" "≤ 1x tini" "$(ratio_met storm 1)"
+row "storm: runs in which the command's exit code 42 came out (of $storm_rounds)" stormkept "%d" "—" "all" "$([ "${val[stormkept,supervise]}" = "$storm_rounds" ] && echo yes || echo no)"
 row "idle: wake-ups in ${idle_seconds} s" wake "%d" "—" "" ""
 row "idle: CPU time in ${idle_seconds} s (µs)" cpu "%d" "—" "" ""
 echo
@@ -228,5 +253,6 @@ echo "Start-up: hyperfine -N, $((startup_rounds * startup_runs)) runs each over 
   "Reaping: $reap_rounds interleaved runs each; tini -s, the others as they come." \
   "Signals: $signals_total each (after 3 unmeasured), round robin, one in flight; one CPU: all pinned to CPU 0;" \
   "any CPU: pooled over $signal_rounds runs of fresh processes; supervise with --stop-timeout 1h --grace-period 1h." \
+  "Storm: $storm_rounds interleaved runs each (tests/tools/storm.cpp)." \
   "Idle: the four side by side; threads: supervise ${val[threads,supervise]}, tini ${val[threads,tini]}," \
   "dumb-init ${val[threads,dumb-init]}, catatonit ${val[threads,catatonit]}. Command: \`bench/process.sh$([ "$quick" = 1 ] && echo " --quick")$([ "$idle_given" = 1 ] && echo " --idle $idle_seconds")\`."

@@ -1,10 +1,13 @@
 // Signals: what the supervisor inherited (mask and ignored signals, restored in the
-// child as tini does), and delivery of every caught signal into the event loop through
-// a self-pipe. The handler only counts the signal and writes a wake-up byte; all work
-// happens in the loop, so a full pipe can delay a signal but never lose one.
+// child as tini does), and delivery of every caught signal into the event loop: the
+// signals are blocked and read from two signalfds, SIGCHLD's own and one for the rest.
+// The rest are read one at a time, at most kBatch per turn of the loop, and SIGCHLD is
+// looked at before each: under a storm of queued signals (where the kernel's dequeue of
+// one costs up to a millisecond) a child's exit is reaped at once, never after a backlog.
 #pragma once
 
 #include <signal.h>
+#include <sys/signalfd.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
@@ -30,7 +33,8 @@ std::vector<int> caught_signals(const InheritedSignals& inherited);
 // still starts with the inherited dispositions (restore_in_child).
 void ignore_write_signals();
 
-// Owns the handlers and the self-pipe. One instance per process.
+// Owns the signalfd. One instance per process; construct it before any thread is started
+// (threads inherit the blocked mask; one that did not would take the signals itself).
 class SignalPipe {
  public:
   using Handler = std::function<void(int signal)>;
@@ -40,24 +44,28 @@ class SignalPipe {
   SignalPipe(const SignalPipe&) = delete;
   SignalPipe& operator=(const SignalPipe&) = delete;
 
-  // Installs the handlers for caught_signals() and unblocks them.
+  // Starts reading: from now on the handler is called from the loop.
   void start();
 
-  // For the child between fork and exec (async-signal-safe): every caught signal back
-  // to SIG_DFL, or SIG_IGN where the supervisor inherited it ignored, and the inherited
+  // For the child between fork and exec (async-signal-safe): every signal back to
+  // SIG_DFL, or SIG_IGN where the supervisor inherited it ignored, and the inherited
   // mask restored.
   static void restore_in_child(const InheritedSignals& inherited) noexcept;
 
  private:
-  void read_more();
-  void dispatch();
+  void wait_child();
+  void wait_others();
+  bool take_child();  // reads SIGCHLD if pending and calls the handler; true if it did
+  void call(int signo);
 
-  std::vector<int> caught_;
-  std::vector<struct sigaction> previous_;  // per caught_ signal, put back by the destructor
-  boost::asio::posix::stream_descriptor reader_;
-  int write_fd_ = -1;
+  // Other signals handled per turn of the event loop, SIGCHLD looked at before each.
+  static constexpr int kBatch = 16;
+
+  boost::asio::io_context& io_;  // nothing is read once it is stopped
+  boost::asio::posix::stream_descriptor child_;   // SIGCHLD only
+  boost::asio::posix::stream_descriptor others_;  // every other caught signal
   Handler handler_;
-  unsigned char buffer_[256];
+  pid_t self_ = 0;
 };
 
 // Blocks every signal for the scope (around fork, so no handler runs in the child).
