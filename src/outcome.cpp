@@ -20,9 +20,7 @@ status::Status after_run(const spec::Task& task, const RunResult& run, cli::Exit
   s.checkpoints = run.checkpoints;
   if (run.exec_failure) {
     s.exit_code = run.exec_failure->exit_code;
-    s.error = run.exec_failure->exit_code == 127
-                  ? "command not found: " + task.command.front() + run.exec_failure->detail()
-                  : "cannot execute " + task.command.front() + ": " + run.exec_failure->message();
+    s.error = run.exec_failure->describe(task.command.front());
   } else if (run.exit) {
     s.exit_code = run.exit->exit_code();
     s.signal = run.exit->signal();

@@ -101,6 +101,10 @@ std::string ExecFailure::detail() const {
   return error == ENOTDIR ? " (a path component is not a directory)" : "";
 }
 
+std::string ExecFailure::describe(const std::string& program) const {
+  return exit_code == 127 ? "command not found: " + program + detail() : "cannot execute " + program + ": " + message();
+}
+
 std::vector<std::string> merged_environment(const std::vector<std::pair<std::string, std::string>>& extra) {
   std::vector<std::string> env;
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {

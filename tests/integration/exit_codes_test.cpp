@@ -77,6 +77,15 @@ void expect_exec_failure(const std::string& command, int code, const std::string
   EXPECT_NE(s["error"].get<std::string>().find(command), std::string::npos) << s["error"];
   EXPECT_EQ(s["command"], nlohmann::json({command, "arg"}));
   EXPECT_EQ(s["supervisor_exit_code"], code);
+  // The log says why first, then the code (issue 13, item 6), each once.
+  std::string error = s["error"].get<std::string>();
+  std::string exited = "command exited with " + std::to_string(code);
+  auto why = r.err.find(error);
+  auto then = r.err.find(exited);
+  ASSERT_NE(why, std::string::npos) << r.err;
+  ASSERT_NE(then, std::string::npos) << r.err;
+  EXPECT_LT(why, then) << r.err;
+  EXPECT_EQ(r.err.find(error, why + 1), std::string::npos) << "said twice:\n" << r.err;
 }
 
 TEST(ExitCodes, CommandNotFoundByPathIs127) {

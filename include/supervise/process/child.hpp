@@ -26,6 +26,9 @@ struct ExecFailure {
   int exit_code;  // 127 when not found, 126 when it cannot be executed
   std::string message() const;  // "not found", "Permission denied", ...
   std::string detail() const;   // "" or " (a path component is not a directory)"
+  // The sentence for the log and the status: "command not found: X" or
+  // "cannot execute X: Permission denied".
+  std::string describe(const std::string& program) const;
 };
 
 struct Spawned {
