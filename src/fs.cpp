@@ -94,8 +94,27 @@ void create_parents(const std::string& path) {
   }
 }
 
-void write_atomically(const std::string& path, std::string_view data, mode_t mode, bool make_parents) {
-  write_atomically_with(path, mode, make_parents, [&](int fd) { write_all(fd, data, path); });
+void write_atomically(const std::string& path, std::string_view data, mode_t mode, bool make_parents,
+                      InPlace in_place) {
+  try {
+    write_atomically_with(path, mode, make_parents, [&](int fd) { write_all(fd, data, path); });
+  } catch (const FileError& e) {
+    int err = e.code().value();
+    if (in_place != InPlace::kIfBindMounted || (err != EBUSY && err != EXDEV) ||
+        e.context() != "cannot replace " + path)
+      throw;
+    write_in_place(path, data, mode);
+  }
+}
+
+void write_in_place(const std::string& path, std::string_view data, mode_t mode) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) throw FileError(errno, "cannot open " + path);
+  TempFile file(fd, "");  // closes it on a throw; nothing to remove
+  write_all(file.fd(), data, path);
+  // A character device (/dev/termination-log on some runtimes) cannot be synced.
+  if (::fsync(file.fd()) != 0 && errno != EINVAL && errno != EROFS) throw FileError(errno, "cannot sync " + path);
+  if (file.close() != 0) throw FileError(errno, "cannot write " + path);
 }
 
 void write_atomically_with(const std::string& path, mode_t mode, bool make_parents,

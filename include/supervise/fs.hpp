@@ -27,10 +27,21 @@ class FileError : public std::system_error {
 // Creates missing parent directories (mode 0755 before umask).
 void create_parents(const std::string& path);
 
+// Where rename cannot replace the path: a file bind-mounted on its own (Kubernetes, any
+// container runtime's `-v file:file`) answers EBUSY, one across file systems EXDEV.
+enum class InPlace {
+  kNever,            // such a path is an error
+  kIfBindMounted,    // such a path is written in place (write_in_place) instead
+};
+
 // Replaces `path` with `data`; the file gets exactly `mode` (umask does not apply).
 // A symbolic link at `path` is replaced, never written through. Throws FileError.
 void write_atomically(const std::string& path, std::string_view data, mode_t mode,
-                      bool make_parents = false);
+                      bool make_parents = false, InPlace in_place = InPlace::kNever);
+
+// Truncates `path` (created with `mode` if missing) and writes `data` into it, then
+// fsync: not atomic, for paths that cannot be replaced. Throws FileError.
+void write_in_place(const std::string& path, std::string_view data, mode_t mode);
 
 // The same with the contents written by `fill` into the temporary file's descriptor
 // (fill throws FileError to give up; the temporary file is then removed).

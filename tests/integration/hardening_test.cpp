@@ -216,3 +216,27 @@ TEST(Secrets, CredentialsAndEndpointPasswordNeverShowAtTraceLevel) {
 }
 
 }  // namespace
+
+// Kubernetes and container runtimes bind-mount single files (issue 13, item 5): such a
+// status file cannot be replaced by rename (EBUSY), so it is written in place.
+TEST(Hardening, AStatusFileOnABindMountIsWrittenInPlace) {
+  if (::geteuid() != 0 || find_in_path("unshare") == "unshare") GTEST_SKIP() << "needs root and unshare (CI has both)";
+  TempDir dir;
+  write_file(dir / "host.json", "");
+  fs::create_directories(dir / "out");
+  write_file(dir / "out/status.json", "");
+  test_support::Run r = run_limited("unshare --mount --propagation private true || exit 90; exec unshare --mount "
+                      "--propagation private sh -c 'mount --bind \"$1\" \"$2\" || exit 91; shift 2; "
+                      "exec \"$@\"' sh " + dir / "host.json" + " " + dir / "out/status.json" + " \"$0\" \"$@\"; :",
+                      {"--status-file", dir / "out/status.json", "--", "/bin/sh", "-c", "exit 3"});
+  ASSERT_NE(r.exit_code, 90) << "unshare --mount does not work here: " << r.err;
+  ASSERT_NE(r.exit_code, 91) << "cannot bind-mount here: " << r.err;
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_EQ(r.err.find("status not written"), std::string::npos) << r.err;
+  // What the runtime reads: the file on the host side of the mount.
+  auto s = read_json(dir / "host.json");
+  EXPECT_EQ(s["exit_code"], 3);
+  EXPECT_EQ(s["provisional"], false);
+  for (const auto& e : fs::directory_iterator(dir / "out"))
+    if (e.path().filename() != "status.json") ADD_FAILURE() << "left behind: " << e.path();
+}
