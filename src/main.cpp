@@ -63,10 +63,18 @@ int run_task(const cli::Options& options, const spec::Task& task,
   RunOptions run_options{task.command,          process::merged_environment(task.environment),
                          options.stop_timeout,  options.grace_period,
                          options.timeout,       options.signal_target,
-                         std::move(checkpoints), {options.manifest, {}}};
+                         std::move(checkpoints), {options.manifest, {}}, {}};
+  // A runtime may kill us before the final document is written (SPEC.md "The stop
+  // budget"): at the stop request, the outcome as it would be if the command died of it.
+  run_options.on_stop_requested = [&](const RunResult& provisional) {
+    status::Status s = outcome::after_run(task, provisional, options.exit_code_from);
+    s.provisional = true;
+    spdlog::debug("provisional status: exit code {} -> {}", s.exit_code, spec::to_string(s.action));
+    finish(s, options.status_file, options.termination_log);
+  };
   RunResult result = run(run_options, inherited);
   status::Status s = outcome::after_run(task, result, options.exit_code_from);
-  if (s.error) spdlog::error("{}", *s.error);
+  if (s.error && !result.exec_failure) spdlog::error("{}", *s.error);  // an exec failure was said at once
   spdlog::info("exit code {} -> {}{}", s.exit_code, spec::to_string(s.action),
                s.matched_rule ? " (" + *s.matched_rule + ")" : " (default)");
   int code = finish(s, options.status_file, options.termination_log);

@@ -46,7 +46,10 @@ class Run {
     process::Spawned spawned = process::spawn(request);
     pid_ = spawned.pid;
     result_.exec_failure = spawned.exec_failure;
-    if (!spawned.exec_failure) {
+    if (spawned.exec_failure) {
+      // Said now, before the reaper reports the child's exit code for it.
+      spdlog::error("{}", spawned.exec_failure->describe(options_.argv.front()));
+    } else {
       spdlog::info("started {} (pid {})", describe(options_.argv), pid_);
       checkpoints_.start();
     }
@@ -101,7 +104,7 @@ class Run {
     if (signo == SIGCONT && foreground_ && !main_exited_) give_terminal_to(pid_);
     if (!main_exited_) forward(signo);
     if (signo == SIGTERM || signo == SIGINT || signo == SIGQUIT)
-      request_stop(spec::signal_name(signo), /*send_term=*/false);
+      request_stop(spec::signal_name(signo), signo, /*send_term=*/false);
   }
 
   // Sends a signal to the group (default) or only to the main process.
@@ -112,14 +115,31 @@ class Run {
                        target < 0 ? "group" : "process", pid_);
   }
 
-  void request_stop(const std::string& by, bool send_term) {
+  // `signo`: the signal the command gets for this stop (SIGTERM for --timeout).
+  void request_stop(const std::string& by, int signo, bool send_term) {
     if (result_.stop) return;  // the first request decides; its deadlines stand
     result_.stop = StopRequest{by, std::chrono::system_clock::now()};
     spdlog::info("stop requested by {}: SIGKILL in {}, grace period {}", by,
                  spec::format_duration(options_.stop_timeout), spec::format_duration(options_.grace_period));
     if (send_term && !main_exited_) forward(SIGTERM);
-    arm_kill_timer();
+    if (reaper_.has_children()) arm_kill_timer();
     arm_grace_timer();
+    report_provisional(signo);
+  }
+
+  // The status as it would be if the command died of the stop signal now, for a runtime
+  // that kills the supervisor before the final document is written.
+  void report_provisional(int signo) {
+    if (!options_.on_stop_requested) return;
+    RunResult provisional = result_;
+    provisional.exit = main_exited_ ? reaper_.main_exit() : std::optional(process::ExitStatus::killed(signo));
+    provisional.reaped = reaper_.reaped();
+    provisional.checkpoints = checkpoints_.statuses();
+    try {
+      options_.on_stop_requested(provisional);
+    } catch (const std::exception& e) {
+      spdlog::error("provisional status: {}", e.what());
+    }
   }
 
   // The longest the supervisor waits after a stop request, or for leftovers after the
@@ -153,7 +173,7 @@ class Run {
 
   void on_timeout() {
     spdlog::warn("timeout of {} reached", spec::format_duration(*options_.timeout));
-    request_stop("timeout", /*send_term=*/true);
+    request_stop("timeout", SIGTERM, /*send_term=*/true);
   }
 
   void on_main_exit(process::ExitStatus status) {
@@ -198,15 +218,16 @@ class Run {
     kill_armed_ = true;
     kill_timer_.expires_after(options_.stop_timeout);
     kill_timer_.async_wait([this](const boost::system::error_code& ec) {
-      if (ec) return;
+      if (ec || !reaper_.has_children()) return;  // cancelled, or nothing left to kill
       spdlog::warn("stop timeout of {} over; sending SIGKILL", spec::format_duration(options_.stop_timeout));
       kill_everything();
     });
   }
 
-  // SIGTERM (once each) or SIGKILL to the main group and every other descendant.
+  // SIGTERM (once each) or SIGKILL to every descendant. The main process has been
+  // reaped, so its pid, and the group id that was its, may already be another's: what
+  // is left of its group is found among the descendants, never by that id.
   void signal_leftovers(int signo) {
-    send_signal(-pid_, signo);
     // As PID 1 every process of the namespace is ours, found even without /proc.
     if (::getpid() == 1) send_signal(-1, signo);
     for (pid_t p : process::descendants(::getpid())) {
@@ -217,7 +238,7 @@ class Run {
 
   void kill_everything() {
     leftover_signal_ = SIGKILL;
-    if (!main_exited_) send_signal(pid_, SIGKILL);
+    if (!main_exited_) send_signal(-pid_, SIGKILL);  // the main process holds the group's id
     signal_leftovers(SIGKILL);
   }
 
@@ -225,6 +246,7 @@ class Run {
   void finish_if_done() {
     if (!main_exited_ || reaper_.has_children() || final_started_) return;
     final_started_ = true;
+    kill_timer_.cancel();  // nothing is left to kill; any pid it knew may be reused now
     if (checkpoints_.empty()) return finish();
     checkpoints_.run_final([this] { finish(); });
   }
@@ -262,8 +284,19 @@ class Run {
 
 }  // namespace
 
+spec::Duration stop_budget(spec::Duration stop_timeout, spec::Duration grace_period) {
+  return std::min(stop_timeout, grace_period / 2);
+}
+
 RunResult run(const RunOptions& options, const process::InheritedSignals& inherited) {
-  Run r(options, inherited);
+  RunOptions budgeted = options;
+  budgeted.stop_timeout = stop_budget(options.stop_timeout, options.grace_period);
+  if (budgeted.stop_timeout != options.stop_timeout)
+    spdlog::warn("stop timeout shortened from {} to {}: half the grace period of {}, so the final "
+                 "checkpoint keeps the other half",
+                 spec::format_duration(options.stop_timeout), spec::format_duration(budgeted.stop_timeout),
+                 spec::format_duration(options.grace_period));
+  Run r(budgeted, inherited);
   return r.run();
 }
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,6 +20,8 @@ namespace supervise {
 
 enum class SignalTarget { kGroup, kChild };
 
+struct RunResult;
+
 struct RunOptions {
   std::vector<std::string> argv;
   std::vector<std::string> environment;  // the child's whole environment
@@ -28,6 +31,10 @@ struct RunOptions {
   SignalTarget signal_target = SignalTarget::kGroup;
   std::vector<checkpoint::Configured> checkpoints;
   checkpoint::Settings checkpoint_settings;
+  // Called once, at the stop request, with the run as it would end if the command died
+  // of the stop signal now (`exit` set to that death unless it has already ended): for
+  // the provisional status. Exceptions are logged, never fatal.
+  std::function<void(const RunResult& provisional)> on_stop_requested;
 };
 
 struct StopRequest {
@@ -46,7 +53,12 @@ struct RunResult {
   bool abandoned_work = false;  // a worker thread may still run: exit without cleanup
 };
 
-// Runs the command to its end. Never throws once the child is started; throws
+// The stop timeout a run uses: the one given, but never more than half the grace period,
+// so the final checkpoint keeps the other half (SPEC.md "The stop budget").
+spec::Duration stop_budget(spec::Duration stop_timeout, spec::Duration grace_period);
+
+// Runs the command to its end (warning once when the stop budget shortens the stop
+// timeout). Never throws once the child is started; throws
 // std::system_error if the child cannot be created.
 RunResult run(const RunOptions& options, const process::InheritedSignals& inherited);
 

@@ -194,7 +194,8 @@ Options:
                               default the spec's checkpoint entries)
   --no-manifest               do not store a manifest after each checkpoint round
                               (default a manifest is stored)
-  --stop-timeout DUR          SIGTERM to SIGKILL delay when stopping processes (default 10s)
+  --stop-timeout DUR          SIGTERM to SIGKILL delay when stopping processes, at most
+                              half the grace period (default 10s)
   --grace-period DUR          whole budget after a stop request (default 30s)
   --timeout DUR               longest run time; then stop as on SIGTERM (default none)
   --signal-target group|child who gets forwarded signals (default group)

@@ -82,6 +82,7 @@ nlohmann::ordered_json to_json(const Status& s) {
                       : json(nullptr)},
       {"checkpoints", checkpoints},
       {"supervisor_exit_code", s.supervisor_exit_code},
+      {"provisional", s.provisional},
   };
 }
 
@@ -122,28 +123,20 @@ std::string render_compact(const Status& status, std::size_t max_bytes) {
                   {"exit_code", j["exit_code"]},
                   {"signal", j["signal"]},
                   {"supervisor_exit_code", j["supervisor_exit_code"]},
+                  {"provisional", j["provisional"]},
                   {"truncated", true}};
   return dump(minimal, -1);
 }
 
 void write(const std::string& path, const Status& status) {
-  fs::write_atomically(path, render(status), 0644, /*make_parents=*/true);
+  fs::write_atomically(path, render(status), 0644, /*make_parents=*/true, fs::InPlace::kIfBindMounted);
 }
 
 void write_compact(const std::string& path, const Status& status) {
   // Kubernetes bind-mounts the termination log as a single file: it cannot be replaced
   // by rename, so it is written in place.
-  std::string text = render_compact(status);
   fs::create_parents(path);
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw fs::FileError(errno, "cannot open " + path);
-  try {
-    fs::write_all(fd, text, path);
-  } catch (const fs::FileError&) {
-    ::close(fd);
-    throw;
-  }
-  if (::close(fd) != 0) throw fs::FileError(errno, "cannot write " + path);
+  fs::write_in_place(path, render_compact(status), 0644);
 }
 
 }  // namespace supervise::status

@@ -46,7 +46,9 @@ TEST(Status, DocumentHasEveryFieldInSpecOrder) {
   for (auto it = j.begin(); it != j.end(); ++it) keys.push_back(it.key());
   EXPECT_EQ(keys, (std::vector<std::string>{"schema_version", "task", "action", "exit_code", "signal", "core_dumped",
                                             "matched_rule", "error", "command", "started_at", "finished_at",
-                                            "duration_seconds", "stop", "checkpoints", "supervisor_exit_code"}));
+                                            "duration_seconds", "stop", "checkpoints", "supervisor_exit_code",
+                                            "provisional"}));
+  EXPECT_EQ(j["provisional"], false);
   EXPECT_EQ(j["schema_version"], 1);
   EXPECT_EQ(j["action"], "RESCHEDULE");
   EXPECT_EQ(j["signal"], "SIGKILL");

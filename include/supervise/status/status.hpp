@@ -64,6 +64,9 @@ struct Status {
   std::optional<Stop> stop;
   std::vector<Checkpoint> checkpoints;
   int supervisor_exit_code = 125;  // what the supervisor itself exits with
+  // Written at a stop request, as the outcome would be if the command died of the stop
+  // signal; the final document replaces it (SPEC.md "The stop budget").
+  bool provisional = false;
 };
 
 // Fields in the order SPEC.md lists them.
@@ -79,7 +82,8 @@ std::string render(const Status& status);
 // document compacted, shortened field by field when it does not fit; always valid JSON.
 std::string render_compact(const Status& status, std::size_t max_bytes = 4096);
 
-// Writes render() to `path` atomically (temp file, fsync, rename). Throws fs::FileError.
+// Writes render() to `path` atomically (temp file, fsync, rename; in place where the path
+// is a single-file bind mount that rename cannot replace). Throws fs::FileError.
 void write(const std::string& path, const Status& status);
 void write_compact(const std::string& path, const Status& status);
 
