@@ -193,21 +193,24 @@ TEST(StopBudget, AProvisionalStatusIsWrittenAtTheStopRequest) {
   ASSERT_TRUE(started->running());
   ASSERT_FALSE(fs::exists(dir / "s.json")) << "no status before a stop or the end";
   started->signal(SIGTERM);
-  nlohmann::json provisional;
+  // The status file is written first, then the termination log (in place, as a
+  // runtime's bind mount needs): wait for both, the log whole.
+  nlohmann::json provisional, log;
   bool seen = eventually([&] {
-    if (!fs::exists(dir / "s.json")) return false;
+    if (!fs::exists(dir / "s.json") || !fs::exists(dir / "term.log")) return false;
+    log = nlohmann::json::parse(read_file(dir / "term.log"), nullptr, /*allow_exceptions=*/false);
+    if (log.is_discarded()) return false;
     provisional = read_json(dir / "s.json");
     return true;
   }, seconds(10));
-  ASSERT_TRUE(seen) << "no status written at the stop request";
+  ASSERT_TRUE(seen) << "no status and termination log written at the stop request";
   EXPECT_TRUE(started->running()) << "written only at the end, not at the stop request";
   EXPECT_EQ(provisional["provisional"], true) << provisional.dump();
   EXPECT_EQ(provisional["exit_code"], 143);
   EXPECT_EQ(provisional["signal"], "SIGTERM");
   EXPECT_EQ(provisional["stop"]["requested_by"], "SIGTERM");
   EXPECT_EQ(provisional["supervisor_exit_code"], 143);
-  auto log = nlohmann::json::parse(read_file(dir / "term.log"));
-  EXPECT_EQ(log["provisional"], true);
+  EXPECT_EQ(log["provisional"], true) << log.dump();
   EXPECT_EQ(log["exit_code"], 143);
 
   auto r = started->wait(seconds(30));
