@@ -186,7 +186,7 @@ std::vector<ValidRow> valid_rows() {
        one_echo},
       {"json_numbers_booleans_and_null_as_yaml_would_read_them", spec(R"({"command": ["/bin/true"],
                 "environment": {"N": 3, "F": 0.5, "B": true, "Z": null},
-                "files": [{"path": "/tmp/x", "base64": true, "contents": "aGk=", "mode": 644}],
+                "files": [{"path": "/tmp/x", "base64": true, "contents": "aGk=", "mode": "644"}],
                 "checkpoint": [{"path": "/c", "url": "file:///s", "frequency": 90}],
                 "exitActions": {"COMPLETE": 0, "RESCHEDULE": "1-255"}})"),
        [](const std::vector<Task>& tasks) {
@@ -201,6 +201,64 @@ std::vector<ValidRow> valid_rows() {
          EXPECT_EQ(t.checkpoints[0].frequency, seconds(90));
          EXPECT_EQ(action_of(t, 0), Action::kComplete);
          EXPECT_EQ(action_of(t, 7), Action::kReschedule);
+       }},
+
+      // --- types: strings as YAML 1.2 reads them ----------------------------------------
+      {"quoted_numbers_are_strings", spec("command: '5'\nargs: [\"10\", '0755', !!str 7]\n"),
+       command_is({"5", "10", "0755", "7"})},
+      {"bare_string_command_is_one_argument", spec("command: /bin/sleep 10\n"), command_is({"/bin/sleep 10"})},
+      {"yes_no_on_off_stay_strings", spec("command: [x]\nargs: [yes, no, on, off, y, n]\n"),
+       command_is({"x", "yes", "no", "on", "off", "y", "n"})},
+      {"number_like_words_stay_strings", spec("command: [x]\nargs: [1.2.3, 1e, 0x, 0o8, -, .5x, inf, nan, 1_000]\n"),
+       command_is({"x", "1.2.3", "1e", "0x", "0o8", "-", ".5x", "inf", "nan", "1_000"})},
+      {"document_end_marker", spec("command: [x]\n...\n"), command_is({"x"})},
+
+      // --- merge keys (YAML 1.1 rules, as PyYAML and Go's yaml read them) -------------------
+      {"merge_key_shares_blocks_between_tasks",
+       all_tasks(spec("x-defaults: &defaults\n"
+                      "  checkpoint:\n  - {path: /c, url: 'file:///s', frequency: 1m}\n"
+                      "  exitActions: {COMPLETE: 0, RESCHEDULE: 1-255}\n"
+                      "tasks:\n"
+                      "- <<: *defaults\n  name: a\n  command: [/bin/a]\n"
+                      "- <<: *defaults\n  name: b\n  command: [/bin/b]\n  exitActions: {FAIL: 1-255}\n")),
+       [](const std::vector<Task>& tasks) {
+         ASSERT_EQ(tasks.size(), 2u);
+         for (const auto& t : tasks) {
+           ASSERT_EQ(t.checkpoints.size(), 1u) << *t.name;
+           EXPECT_EQ(t.checkpoints[0].frequency, seconds(60));
+         }
+         EXPECT_EQ(action_of(tasks[0], 3), Action::kReschedule);
+         EXPECT_EQ(action_of(tasks[1], 3), Action::kFail) << "the explicit exitActions wins";
+       }},
+      {"merge_key_explicit_keys_win_before_and_after",
+       spec("d: &d {A: merged, B: merged, C: merged}\ncommand: [x]\n"
+            "environment:\n  A: explicit\n  <<: *d\n  C: explicit\n"),
+       [](const std::vector<Task>& tasks) {
+         ASSERT_EQ(tasks.size(), 1u);
+         EXPECT_EQ(tasks[0].environment, (Env{{"A", "explicit"}, {"C", "explicit"}, {"B", "merged"}}));
+       }},
+      {"merge_key_list_earlier_wins",
+       spec("a: &a {X: a, Y: a}\nb: &b {X: b, Z: b}\ncommand: [x]\nenvironment:\n  <<: [*a, *b]\n"),
+       [](const std::vector<Task>& tasks) {
+         ASSERT_EQ(tasks.size(), 1u);
+         EXPECT_EQ(tasks[0].environment, (Env{{"X", "a"}, {"Y", "a"}, {"Z", "b"}}));
+       }},
+      {"merge_key_nested_and_inline",
+       spec("base: &base {frequency: 1m, url: 'file:///s'}\n"
+            "more: &more {<<: *base, path: /c}\n"
+            "command: [x]\ncheckpoint:\n- <<: *more\n- <<: {path: /d, url: 'file:///t', frequency: 2m}\n"),
+       [](const std::vector<Task>& tasks) {
+         ASSERT_EQ(tasks.size(), 1u);
+         ASSERT_EQ(tasks[0].checkpoints.size(), 2u);
+         EXPECT_EQ(tasks[0].checkpoints[0].path, "/c");
+         EXPECT_EQ(tasks[0].checkpoints[0].frequency, seconds(60));
+         EXPECT_EQ(tasks[0].checkpoints[1].path, "/d");
+       }},
+      {"merge_key_merged_keys_are_no_duplicates",
+       spec("d: &d {A: 1, B: 2}\ncommand: [x]\nenvironment:\n  <<: *d\n  <<: {A: 3, C: 4}\n  A: 5\n"),
+       [](const std::vector<Task>& tasks) {
+         ASSERT_EQ(tasks.size(), 1u);
+         EXPECT_EQ(tasks[0].environment, (Env{{"A", "5"}, {"B", "2"}, {"C", "4"}}));
        }},
 
       // --- where the task is ------------------------------------------------------------
@@ -528,7 +586,6 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(ModeRow{"\"0755\"", 0755}, ModeRow{"\"755\"", 0755},
                       ModeRow{"\"0644\"", 0644}, ModeRow{"\"0600\"", 0600}, ModeRow{"\"0\"", 0},
                       ModeRow{"\"7777\"", 07777}, ModeRow{"\"04755\"", 04755},
-                      ModeRow{"0755", 0755}, ModeRow{"755", 0755},
                       ModeRow{"\"0999\"", std::nullopt}, ModeRow{"\"8\"", std::nullopt},
                       ModeRow{"\"10000\"", std::nullopt}, ModeRow{"\"12345\"", std::nullopt},
                       ModeRow{"\"\"", std::nullopt}, ModeRow{"rwxr-xr-x", std::nullopt},
@@ -600,7 +657,7 @@ std::vector<InvalidRow> invalid_rows() {
        {F("", "must hold a task or a workflow (a map), not a list")}},
       {"root_scalar",
        spec("hello\n"),
-       {F("", "must hold a task or a workflow (a map), not a scalar")}},
+       {F("", "must hold a task or a workflow (a map), not a string")}},
       {"json_root_list",
        spec("[\"/bin/true\"]"),
        {F("", "must hold a task or a workflow (a map), not a list")}},
@@ -615,7 +672,7 @@ std::vector<InvalidRow> invalid_rows() {
       {"utf8_json", spec("{\"command\": [\"\xfe\"]}"), {F("line 1, column 15", "invalid UTF-8 (byte 0xFE)")}},
 
       // --- nesting deeper than 64 levels ----------------------------------------------------
-      {"json_nesting_65", spec(nested_json(65)), {F("", "nesting deeper than 64 levels")}},
+      {"json_nesting_65", spec(nested_json(65)), {F("line 1, column 96", "nesting deeper than 64 levels")}},
       {"yaml_flow_nesting_65",
        spec("command: [/bin/true]\nx: " + std::string(64, '[') + std::string(64, ']')),
        {F("line 2, column 67", "nesting deeper than 64 levels")}},
@@ -624,7 +681,7 @@ std::vector<InvalidRow> invalid_rows() {
        {F("line 66, column 129", "nesting deeper than 64 levels")}},
       {"json_nesting_100000",
        spec(std::string(100000, '[') + std::string(100000, ']')),
-       {F("", "nesting deeper than 64 levels")}},
+       {F("line 1, column 65", "nesting deeper than 64 levels")}},
       {"yaml_flow_nesting_100000",
        spec("command: [/bin/true]\nx: " + std::string(100000, '[') + std::string(100000, ']')),
        {F("line 2, column 67", "nesting deeper than 64 levels")}},
@@ -644,16 +701,16 @@ std::vector<InvalidRow> invalid_rows() {
        {F("workflow.tasks", "must be a list, not a map")}},
       {"workflow_groups_not_a_list",
        spec("workflow:\n  groups: g\n"),
-       {F("workflow.groups", "must be a list, not a scalar")}},
+       {F("workflow.groups", "must be a list, not a string")}},
       {"workflow_group_not_a_map",
        spec("workflow:\n  groups: [g]\n"),
-       {F("workflow.groups[0]", "must be a map, not a scalar")}},
+       {F("workflow.groups[0]", "must be a map, not a string")}},
       {"workflow_group_tasks_not_a_list",
        spec("workflow:\n  groups:\n  - tasks: t\n"),
-       {F("workflow.groups[0].tasks", "must be a list, not a scalar")}},
+       {F("workflow.groups[0].tasks", "must be a list, not a string")}},
       {"top_level_tasks_not_a_list",
        spec("tasks: hello\n"),
-       {F("tasks", "must be a list, not a scalar")}},
+       {F("tasks", "must be a list, not a string")}},
       {"workflow_without_tasks",
        spec("workflow:\n  name: x\n"),
        {F("", "the workflow holds no task")}},
@@ -666,7 +723,7 @@ std::vector<InvalidRow> invalid_rows() {
        {F("", "the workflow holds no task")}},
       {"task_not_a_map",
        spec("tasks: [hello]\n"),
-       {F("tasks[0]", "a task must be a map, not a scalar")}},
+       {F("tasks[0]", "a task must be a map, not a string")}},
       {"task_list_item_not_a_map_in_group",
        spec("workflow:\n  groups:\n  - tasks: [[x]]\n"),
        {F("workflow.groups[0].tasks[0]", "a task must be a map, not a list")}},
@@ -763,13 +820,13 @@ std::vector<InvalidRow> invalid_rows() {
        {F("files[0].base64", "\"yes\" is not true or false")}},
       {"file_contents_not_a_string",
        spec(task("files:\n- path: /tmp/a\n  contents: {a: b}\n")),
-       {F("files[0].contents", "must be a string, not a map")}},
+       {F("files[0].contents", "must be a string, a number or a boolean, not a map")}},
       {"files_not_a_list",
        spec(task("files: {path: /a}\n")),
        {F("files", "must be a list, not a map")}},
       {"file_entry_not_a_map",
        spec(task("files: [/tmp/a]\n")),
-       {F("files[0]", "must be a map, not a scalar")}},
+       {F("files[0]", "must be a map, not a string")}},
 
       // --- checkpoint ----------------------------------------------------------------------
       {"checkpoint_needs_path_url_frequency",
@@ -799,7 +856,7 @@ std::vector<InvalidRow> invalid_rows() {
        {F("checkpoint[0].frequency", "\"\" is not a duration")}},
       {"checkpoint_frequency_not_a_string",
        spec(task(checkpoint_with + "[1s]\n")),
-       {F("checkpoint[0].frequency", "must be a string, not a list")}},
+       {F("checkpoint[0].frequency", "must be a string or a number, not a list")}},
       {"checkpoint_url_http",
        spec(task("checkpoint:\n- {path: /c, url: 'http://example.com/x', frequency: 1m}\n")),
        {F("checkpoint[0].url", "\"http://example.com/x\" is not a supported store URL")}},
@@ -833,7 +890,7 @@ std::vector<InvalidRow> invalid_rows() {
        {F("checkpoint", "must be a list, not a map")}},
       {"checkpoint_entry_not_a_map",
        spec(task("checkpoint: [/c]\n")),
-       {F("checkpoint[0]", "must be a map, not a scalar")}},
+       {F("checkpoint[0]", "must be a map, not a string")}},
       {"checkpoint_same_place",
        spec("tasks:\n- name: t\n  command: [x]\n  checkpoint:\n"
             "  - {path: /a/ck, url: 's3://bucket/run', frequency: 1m}\n"
@@ -899,7 +956,7 @@ std::vector<InvalidRow> invalid_rows() {
        {F("exitActions.complete", "COMPLETE is given twice")}},
       {"exit_actions_same_key_twice",
        spec(task("exitActions:\n  FAIL: 1\n  FAIL: 2\n")),
-       {F("exitActions.FAIL", "FAIL is given twice")}},
+       {F("exitActions", "key \"FAIL\" given twice (lines 4 and 5)")}},
       {"exit_actions_same_key_in_other_case_json",
        spec(R"({"command": ["x"], "exitActions": {"Reschedule": 1, "RESCHEDULE": 2}})"),
        {F("exitActions.RESCHEDULE", "RESCHEDULE is given twice")}},
@@ -932,7 +989,7 @@ std::vector<InvalidRow> invalid_rows() {
        {F("exitActions.FAIL", "no exit codes given")}},
       {"exit_actions_value_not_a_string",
        spec(task("exitActions:\n  FAIL: [1, 2]\n")),
-       {F("exitActions.FAIL", "must be a string, not a list")}},
+       {F("exitActions.FAIL", "must be a string or a number, not a list")}},
       {"exit_actions_not_a_map",
        spec(task("exitActions: [COMPLETE]\n")),
        {F("exitActions", "must be a map, not a list")}},
@@ -946,7 +1003,7 @@ std::vector<InvalidRow> invalid_rows() {
        {F("environment.A=B", "\"A=B\" is not a valid environment variable name")}},
       {"environment_value_not_a_string",
        spec(task("environment:\n  A: {b: c}\n")),
-       {F("environment.A", "must be a string, not a map")}},
+       {F("environment.A", "must be a string, a number or a boolean, not a map")}},
 
       // --- command ------------------------------------------------------------------------
       {"command_missing",
@@ -961,13 +1018,101 @@ std::vector<InvalidRow> invalid_rows() {
        {F("command", "the program name is empty")}},
       {"command_a_map",
        spec("command: {program: /bin/true}\n"),
-       {F("command", "must be a list of strings, not a map")}},
+       {F("command", "must be a string or a list of strings, not a map")}},
       {"command_item_a_list",
        spec("command: [/bin/sh, [x]]\n"),
        {F("command[1]", "must be a string, not a list")}},
       {"args_a_map",
        spec("command: [x]\nargs: {a: b}\n"),
-       {F("args", "must be a list of strings, not a map")}},
+       {F("args", "must be a string or a list of strings, not a map")}},
+
+      // --- types: a number, boolean or null is no string (YAML 1.2 core schema) ----------
+      {"command_a_number", spec("command: 5\n"),
+       {F("command", "must be a string or a list of strings, not a number (quote it: \"5\")")}},
+      {"command_a_boolean", spec("command: true\n"),
+       {F("command", "must be a string or a list of strings, not a boolean (quote it: \"true\")")}},
+      {"command_null", spec("name: t\ncommand:\n"), {F("command", "must be a string or a list of strings, not null")}},
+      {"command_null_with_override", with_command(spec("command: ~\n"), {"/bin/true"}),
+       {F("command", "must be a string or a list of strings, not null")}},
+      {"command_item_a_number", spec("command: [sleep, 10]\n"),
+       {F("command[1]", "must be a string, not a number (quote it: \"10\")")}},
+      {"command_item_null", spec("command: [sleep, ~]\n"), {F("command[1]", "must be a string, not null")}},
+      {"command_item_a_map", spec("command: [sleep, {a: b}]\n"), {F("command[1]", "must be a string, not a map")}},
+      {"command_a_number_json", spec(R"({"command": 5})"),
+       {F("command", "must be a string or a list of strings, not a number (quote it: \"5\")")}},
+      {"args_a_number", spec("command: [x]\nargs: 5\n"),
+       {F("args", "must be a string or a list of strings, not a number (quote it: \"5\")")}},
+      {"args_null", spec("command: [x]\nargs:\n"), {F("args", "must be a string or a list of strings, not null")}},
+      {"args_item_a_boolean", spec("command: [x]\nargs: [--flag, false]\n"),
+       {F("args[1]", "must be a string, not a boolean (quote it: \"false\")")}},
+      {"args_item_a_float_json", spec(R"({"command": ["x"], "args": [1.50]})"),
+       {F("args[0]", "must be a string, not a number (quote it: \"1.50\")")}},
+      {"args_items_hex_and_octal_are_numbers", spec("command: [x]\nargs: [0x1F, 0o17, 1e3, .inf]\n"),
+       {F("args[0]", "not a number (quote it: \"0x1F\")"), F("args[1]", "not a number (quote it: \"0o17\")"),
+        F("args[2]", "not a number (quote it: \"1e3\")"), F("args[3]", "not a number (quote it: \".inf\")")}},
+      {"name_a_list", spec("name: [a]\ncommand: [x]\n"),
+       {F("name", "must be a string, a number or a boolean, not a list")}},
+      {"file_mode_unquoted", spec(task("files:\n- path: /tmp/a\n  mode: 0755\n")),
+       {F("files[0].mode", "must be a string, not a number (quote it: \"0755\")")}},
+      {"file_mode_a_number_json", spec(R"({"command": ["x"], "files": [{"path": "/tmp/a", "mode": 644}]})"),
+       {F("files[0].mode", "must be a string, not a number (quote it: \"644\")")}},
+      {"file_path_a_number", spec(task("files:\n- path: 5\n")),
+       {F("files[0].path", "must be a string, not a number (quote it: \"5\")")}},
+      {"file_base64_a_number", spec(task("files:\n- path: /tmp/a\n  base64: 1\n")),
+       {F("files[0].base64", "must be a string or a boolean, not a number")}},
+      {"checkpoint_path_a_number", spec(task("checkpoint:\n- {path: 5, url: 'file:///s', frequency: 1m}\n")),
+       {F("checkpoint[0].path", "must be a string, not a number (quote it: \"5\")")}},
+      {"checkpoint_url_a_boolean", spec(task("checkpoint:\n- {path: /c, url: true, frequency: 1m}\n")),
+       {F("checkpoint[0].url", "must be a string, not a boolean (quote it: \"true\")")}},
+      {"checkpoint_frequency_a_boolean", spec(task("checkpoint:\n- {path: /c, url: 'file:///s', frequency: true}\n")),
+       {F("checkpoint[0].frequency", "must be a string or a number, not a boolean")}},
+      {"checkpoint_regex_a_number", spec(task("checkpoint:\n- {path: /c, url: 'file:///s', frequency: 1m, regex: 5}\n")),
+       {F("checkpoint[0].regex", "must be a string, not a number (quote it: \"5\")")}},
+      {"exit_actions_value_a_boolean", spec(task("exitActions: {FAIL: true}\n")),
+       {F("exitActions.FAIL", "must be a string or a number, not a boolean")}},
+
+      // --- duplicate keys, anywhere: YAML readers keep the first, JSON readers the last ----
+      {"duplicate_key_at_the_top", spec("command: [x]\ncommand: [y]\n"),
+       {F("", "key \"command\" given twice (lines 1 and 2)")}},
+      {"duplicate_key_in_a_checkpoint",
+       spec("tasks:\n- name: t\n  command: [x]\n  checkpoint:\n  - path: /c\n    url: file:///s\n"
+            "    frequency: 1m\n    regex: x\n    frequency: 2m\n"),
+       {F("tasks[0].checkpoint[0]", "key \"frequency\" given twice (lines 7 and 9)")}},
+      {"duplicate_key_json", spec("{\"command\": [\"x\"],\n \"environment\": {\"A\": \"1\",\n  \"A\": \"2\"}}"),
+       {F("environment", "key \"A\" given twice (lines 2 and 3)")}},
+      {"duplicate_key_in_a_field_supervise_ignores", spec("command: [x]\nresources: {cpu: 1, cpu: 2}\n"),
+       {F("resources", "key \"cpu\" given twice (twice on line 2)")}},
+      {"duplicate_key_three_times", spec("command: [x]\nenvironment:\n  A: 1\n  A: 2\n  A: 3\n"),
+       {F("environment", "key \"A\" given twice (lines 3 and 4)"),
+        F("environment", "key \"A\" given twice (lines 3 and 5)")}},
+      {"duplicate_key_quoted_and_plain", spec("command: [x]\n'name': a\nname: b\n"),
+       {F("", "key \"name\" given twice (lines 2 and 3)")}},
+
+      // --- one document --------------------------------------------------------------------
+      {"second_document", spec("command: [x]\n---\ncommand: [y]\n"),
+       {F("line 2", "a second YAML document starts here; a task spec is one document")}},
+      {"second_document_empty", spec("---\ncommand: [x]\n---\n"),
+       {F("line 3", "a second YAML document starts here; a task spec is one document")}},
+
+      // --- merge keys ----------------------------------------------------------------------
+      {"merge_key_a_number", spec("command: [x]\n<<: 5\n"),
+       {F("<<", "line 2: a merge key takes a map or a list of maps (an alias like *defaults), not a number")}},
+      {"merge_key_list_of_strings", spec("command: [x]\n<<: [a, {b: c}]\n"),
+       {F("<<", "line 2: a merge key takes maps (an alias like *defaults), not a string")}},
+      {"merged_value_names_its_line",
+       spec("defaults: &ck {path: /c, url: 'file:///s', frequency: 5x}\ncommand: [x]\n"
+            "checkpoint:\n- <<: *ck\n"),
+       {F("checkpoint[0].frequency (from line 1)", "\"5x\" is not a duration")}},
+      {"aliased_value_names_its_line",
+       spec("every: &every 5x\ncommand: [x]\ncheckpoint:\n- {path: /c, url: 'file:///s', frequency: *every}\n"),
+       {F("checkpoint[0].frequency (from line 1)", "\"5x\" is not a duration")}},
+      {"merged_list_item_names_its_line",
+       spec("d: &d {checkpoint: [{path: /c, url: 'file:///s', frequency: 1m, every: 2}]}\n"
+            "tasks:\n- <<: *d\n  command: [x]\n"),
+       {F("tasks[0].checkpoint[0].every (from line 1)", "unknown key (expected path, url, frequency, regex)")}},
+      {"quoted_merge_key_is_a_key", spec(task("checkpoint:\n- {'<<': {path: /c}, url: 'file:///s', frequency: 1m}\n")),
+       {F("checkpoint[0].<<", "unknown key (expected path, url, frequency, regex)"),
+        F("checkpoint[0].path", "is required")}},
 
       // --- the command line's additions ----------------------------------------------------
       {"no_source_and_no_command",
@@ -1299,6 +1444,27 @@ TEST(LoaderFixtures, WorkflowGroups) {
   EXPECT_TRUE(
       contains(got[0].message, "3 tasks (download, master, worker); choose one with --task"))
       << dump(got);
+}
+
+// The same tasks PyYAML reads from it (yaml.safe_load resolves the merge keys).
+TEST(LoaderFixtures, MergeKeys) {
+  auto tasks = load(all_tasks(spec(read_source(testdata("merge-keys.yaml")).text)));
+  ASSERT_EQ(tasks.size(), 2u);
+  const Task& train = tasks[0];
+  EXPECT_EQ(train.command, (Strings{"python3", "train.py"}));
+  EXPECT_EQ(train.environment, (Env{{"EPOCHS", "10"}, {"LR", "0.1"}}));
+  ASSERT_EQ(train.checkpoints.size(), 1u);
+  EXPECT_EQ(train.checkpoints[0].path, "/tmp/ckpt");
+  EXPECT_EQ(train.checkpoints[0].url.text, "file:///tmp/ckpt-store");
+  EXPECT_EQ(train.checkpoints[0].frequency, seconds(600));
+  EXPECT_EQ(action_of(train, 1), Action::kReschedule);
+  const Task& evaluate = tasks[1];
+  EXPECT_TRUE(evaluate.environment.empty());
+  ASSERT_EQ(evaluate.checkpoints.size(), 1u);
+  EXPECT_EQ(evaluate.checkpoints[0].path, "/tmp/eval");
+  EXPECT_EQ(evaluate.checkpoints[0].url.text, "file:///tmp/ckpt-store");
+  EXPECT_EQ(evaluate.checkpoints[0].frequency, seconds(3600));
+  EXPECT_EQ(action_of(evaluate, 1), Action::kFail) << "its own exitActions, not the merged one";
 }
 
 TEST(LoaderFixtures, MultiTask) {
