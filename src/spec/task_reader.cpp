@@ -259,7 +259,7 @@ void TaskReader::read_exit_actions(const Value& n, const std::string& where, Tas
       problem(at, std::string(to_string(*action)) + " is given twice");
       continue;
     }
-    Value codes = n[n.key(i)];
+    Value codes = n[i];
     if (auto text_codes = text(codes, at, kString | kNumber)) {
       if (auto added = task.exit_actions.add(*action, *text_codes); !added) problem(codes, at, added.error());
     }
@@ -280,7 +280,7 @@ void TaskReader::read_environment(const Value& n, const std::string& where, Task
       problem(at, quote(key) + " is not a valid environment variable name");
       continue;
     }
-    Value v = n[key];
+    Value v = n[i];
     if (v.absent()) {
       task.environment.emplace_back(key, "");
     } else if (auto value = text(v, at, kString | kNumber | kBoolean)) {

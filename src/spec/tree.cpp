@@ -35,7 +35,7 @@ Value Value::operator[](std::string_view key) const {
 }
 
 Value Value::operator[](std::size_t i) const {
-  if (!node || node->kind != Kind::kList || i >= node->items.size()) return {};
+  if (!node || node->is_scalar() || i >= node->items.size()) return {};
   const Entry& e = node->items[i];
   return {e.value.get(), borrowed || e.borrowed};
 }

@@ -61,7 +61,7 @@ struct Value {
   bool is(Kind k) const { return node && node->kind == k; }
   std::size_t size() const { return node ? node->items.size() : 0; }
   Value operator[](std::string_view key) const;  // a map's value, or an absent Value
-  Value operator[](std::size_t i) const;
+  Value operator[](std::size_t i) const;  // a list's item or a map's i-th value
   const std::string& key(std::size_t i) const { return node->items[i].key; }
   // " (from line N)" for a borrowed node, else nothing: appended to a message's location.
   std::string origin() const;
