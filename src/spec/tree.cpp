@@ -203,6 +203,13 @@ void TreeBuilder::merge(Frame& frame) {
 void TreeBuilder::merge_map(Frame& frame, const Node& from) {
   for (const auto& e : from.items) {
     if (!frame.key_lines.emplace(e.key, e.key_mark.line).second) continue;
+    if (++merged_ > kMaxMergedEntries) {
+      if (!merge_limit_reported_)
+        problem(join(frame.path, "<<"), "merge keys bring in more than " + std::to_string(kMaxMergedEntries) +
+                                            " entries in all; no task spec needs that many");
+      merge_limit_reported_ = true;
+      return;
+    }
     frame.node->items.push_back({e.key, e.key_mark, e.value, true});
     frame.node->height = std::max(frame.node->height, e.value->height + 1);
   }

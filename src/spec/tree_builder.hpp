@@ -56,6 +56,13 @@ class TreeBuilder {
   std::vector<Frame> frames_;
   std::unordered_map<std::size_t, NodePtr> anchors_;
   NodePtr root_;
+  // Entries merge keys brought in, in all: anchors are shared, but a merged map's entries
+  // are its own, so a hostile file could multiply them (a map of a million keys merged a
+  // million times).
+  std::size_t merged_ = 0;
+  bool merge_limit_reported_ = false;
 };
+
+inline constexpr std::size_t kMaxMergedEntries = 1'000'000;
 
 }  // namespace supervise::spec

@@ -1318,6 +1318,20 @@ TEST(LoaderScale, AHundredThousandVariablesLoadInLinearTime) {
   }
 }
 
+// A map of 2,000 keys merged into 1,000 maps: 2,000,000 entries, past the bound.
+TEST(LoaderScale, MergeKeysCannotMultiplyEntriesWithoutBound) {
+  std::string text = "command: [/bin/true]\nbig: &big\n";
+  for (int i = 0; i < 2000; ++i) text += "  k" + std::to_string(i) + ": v\n";
+  text += "many:\n";
+  for (int i = 0; i < 1000; ++i) text += "- <<: *big\n";
+  auto started = std::chrono::steady_clock::now();
+  auto got = diagnostics_of(spec(text));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, seconds(5));
+  ASSERT_EQ(got.size(), 1u) << dump(got);
+  EXPECT_EQ(got[0].location, "many[500].<<");
+  EXPECT_EQ(got[0].message, "merge keys bring in more than 1000000 entries in all; no task spec needs that many");
+}
+
 // ---- read_source ------------------------------------------------------------------------------
 
 TEST(LoaderReadSource, ReadsTheFileAsGiven) {
