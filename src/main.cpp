@@ -13,6 +13,8 @@
 #include "supervise/log.hpp"
 #include "supervise/outcome.hpp"
 #include "supervise/process/child.hpp"
+#include "supervise/spec/store_url.hpp"
+#include "supervise/startup_restore.hpp"
 #include "supervise/spec/loader.hpp"
 #include "supervise/supervisor.hpp"
 
@@ -53,6 +55,20 @@ int run_task(const cli::Options& options, const spec::Task& task,
   // Orphans of the task become our children even when we are not PID 1.
   if (::getpid() != 1 && ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0)
     spdlog::warn("cannot become a child subreaper: {}", std::strerror(errno));
+  // The last stored checkpoint comes back first: declared files then win over it.
+  StartupRestore restored = restore_before_start(checkpoints, inherited, options.grace_period, {});
+  if (!restored.ok) {
+    spdlog::error("restore: {}", restored.error);
+    std::vector<status::Checkpoint> statuses;
+    for (const auto& c : checkpoints)
+      statuses.push_back({c.entry.path, spec::redact_url(c.entry.url.text), 0, 0, std::nullopt, c.restore, {}});
+    auto s = outcome::restore_failed(task, std::move(statuses), restored.error, restored.transient, restored.stop,
+                                     options.exit_code_from);
+    spdlog::info("exit code {} -> {} (the command did not run)", s.exit_code, spec::to_string(s.action));
+    int code = finish(s, options.status_file, options.termination_log);
+    if (restored.abandoned) std::_Exit(code);  // a restore still runs on its thread
+    return code;
+  }
   try {
     files::write_declared(task.files);
   } catch (const fs::FileError& e) {

@@ -51,4 +51,17 @@ status::Status before_start(std::optional<std::string> task, std::vector<std::st
   return s;
 }
 
+status::Status restore_failed(const spec::Task& task, std::vector<status::Checkpoint> checkpoints, std::string error,
+                              bool transient, std::optional<status::Stop> stop, cli::ExitCodeFrom from) {
+  status::Status s = before_start(task.name, task.command, "restore: " + error, from);
+  s.checkpoints = std::move(checkpoints);
+  s.stop = std::move(stop);
+  if (transient) {
+    s.action = spec::Action::kReschedule;
+    s.exit_code = cli::action_exit_code(s.action);  // 75 either way: no command code exists
+    s.supervisor_exit_code = s.exit_code;
+  }
+  return s;
+}
+
 }  // namespace supervise::outcome

@@ -25,7 +25,7 @@ struct Options {
   std::optional<std::string> task_name;
   std::optional<std::string> status_file;
   std::optional<std::string> termination_log;
-  spec::Overrides overrides;  // command after "--", --exit-action, --checkpoint
+  spec::Overrides overrides;  // command after "--", --exit-action, --checkpoint, --restore
   spec::Duration stop_timeout = std::chrono::seconds(10);
   spec::Duration grace_period = std::chrono::seconds(30);
   std::optional<spec::Duration> timeout;
@@ -37,8 +37,8 @@ struct Options {
 
 using GetEnv = std::function<std::optional<std::string>(const std::string&)>;
 
-// Parses argv (without argv[0]). Reads SUPERVISE_STATUS_FILE, SUPERVISE_LOG_LEVEL and
-// SUPERVISE_EXIT_CODE_FROM through getenv. Every problem goes to `problems`; the options
+// Parses argv (without argv[0]). Reads SUPERVISE_STATUS_FILE, SUPERVISE_LOG_LEVEL,
+// SUPERVISE_EXIT_CODE_FROM and SUPERVISE_RESTORE through getenv. Every problem goes to `problems`; the options
 // returned are what could be read, so that a status can still be written where asked.
 Options parse(const std::vector<std::string>& args, const GetEnv& getenv, Diagnostics& problems);
 

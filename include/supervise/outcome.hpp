@@ -18,4 +18,9 @@ status::Status after_run(const spec::Task& task, const RunResult& run, cli::Exit
 status::Status before_start(std::optional<std::string> task, std::vector<std::string> command,
                             std::string error, cli::ExitCodeFrom from);
 
+// A restore did not complete: the command never ran. A transient cause RESCHEDULEs
+// (exit 75), a permanent one FAILs (125). `checkpoints` say what each entry restored.
+status::Status restore_failed(const spec::Task& task, std::vector<status::Checkpoint> checkpoints, std::string error,
+                              bool transient, std::optional<status::Stop> stop, cli::ExitCodeFrom from);
+
 }  // namespace supervise::outcome

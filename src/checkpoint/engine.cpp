@@ -20,18 +20,13 @@ struct Shared {
   spec::Checkpoint entry;
   std::unique_ptr<re2::RE2> regex;
   std::shared_ptr<Store> store;
+  std::optional<status::Restore> restore;
   Cancel cancel;
   Progress progress;  // of the running round
   std::mutex mutex;
   boost::asio::io_context* io = nullptr;  // null once nobody waits for results
   Engine* engine = nullptr;
 };
-
-std::string megabytes(std::uint64_t bytes) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f MB", static_cast<double>(bytes) / 1e6);
-  return buf;
-}
 
 }  // namespace
 
@@ -76,6 +71,7 @@ Engine::Engine(boost::asio::io_context& io, std::vector<Configured> entries, Set
     auto shared = std::make_shared<Shared>();
     shared->entry = std::move(c.entry);
     shared->store = std::move(c.store);
+    shared->restore = std::move(c.restore);
     if (shared->entry.regex) shared->regex = std::make_unique<re2::RE2>(*shared->entry.regex);
     shared->io = &io_;
     shared->engine = this;
@@ -254,6 +250,7 @@ std::vector<status::Checkpoint> Engine::statuses() const {
   std::vector<status::Checkpoint> out;
   for (const auto& e : entries_) {
     status::Checkpoint c{e->spec().path, spec::redact_url(e->spec().url.text), e->rounds, e->failed_rounds, e->final};
+    c.restore = e->shared->restore;
     for (const auto& u : e->shared->store->open_uploads()) c.open_uploads.push_back({u.object, u.upload_id});
     out.push_back(std::move(c));
   }

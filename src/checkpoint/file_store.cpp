@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <vector>
 #include <filesystem>
 #include <memory>
 
@@ -184,6 +185,68 @@ GetResult FileStore::get_bytes(const std::string& key, const Control& control) {
   }
   ::close(fd);
   result.data.resize(filled);
+  result.state = GetResult::State::kFound;
+  control.answered();
+  return result;
+}
+
+GetResult FileStore::get_file(const std::string& key, SinkFile& sink, const Control& control) {
+  GetResult result;
+  std::string path = dir_ + "/" + key;
+  auto fail = [&](int err, const std::string& what) {
+    result.state = GetResult::State::kFailed;
+    result.error = what + " " + path + ": " + std::strerror(err);
+    result.retryable = retryable(err);
+    report(control, err, result.error);
+    return result;
+  };
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    if (errno == ENOENT || errno == ENOTDIR) {
+      control.answered();
+      result.state = GetResult::State::kNotFound;
+      return result;
+    }
+    return fail(errno, "cannot open");
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    int err = errno;
+    ::close(fd);
+    return fail(err, "cannot stat");
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    result.error = path + " is not a regular file";
+    return result;
+  }
+  std::vector<char> buffer(1 << 20);
+  if (!sink.rewind()) {
+    ::close(fd);
+    result.error = "restoring " + key + ": " + sink.error();
+    return result;
+  }
+  for (;;) {
+    if (control.cancelled()) {
+      ::close(fd);
+      result.error = path + ": " + control.give_up_reason();
+      return result;
+    }
+    ssize_t n = ::read(fd, buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      ::close(fd);
+      return fail(err, "cannot read");
+    }
+    if (n == 0) break;
+    if (!sink.write(buffer.data(), static_cast<std::size_t>(n))) {
+      ::close(fd);
+      result.error = "restoring " + key + ": " + sink.error();  // the local disk: not the store's
+      return result;
+    }
+  }
+  ::close(fd);
   result.state = GetResult::State::kFound;
   control.answered();
   return result;

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <mutex>
 #include <system_error>
@@ -9,6 +10,7 @@
 
 #include "supervise/backoff.hpp"
 #include "supervise/spec/store_url.hpp"
+#include "retries.hpp"
 
 namespace supervise::checkpoint {
 namespace {
@@ -16,26 +18,6 @@ namespace {
 constexpr std::size_t kErrorsKept = 5;
 // How often the final round goes back to files that changed while being stored.
 constexpr int kFinalPasses = 3;
-
-bool finished(const PutResult& r) { return r.ok || r.vanished || !r.retryable; }
-bool finished(const GetResult& r) { return r.state != GetResult::State::kFailed || !r.retryable; }
-
-// What one request came to, after its retries (`attempt` is one try). Gives up at once
-// when the round is cancelled or the store is down, saying so.
-template <typename Result, typename Attempt>
-Result with_retries(const std::string& key, const RetryPolicy& policy, const Control& control, Attempt attempt) {
-  Result result;
-  for (int n = 0; n < policy.attempts; ++n) {
-    if (n == 0 ? control.give_up() : !sleep_unless(control, full_jitter(policy.base, policy.cap, n))) {
-      if (n == 0) result.error = key + ": not tried: " + control.give_up_reason();
-      break;
-    }
-    result = attempt();
-    if (finished(result)) break;
-    spdlog::warn("storing {} failed (attempt {} of {}): {}", key, n + 1, policy.attempts, result.error);
-  }
-  return result;
-}
 
 class Errors {
  public:
@@ -52,7 +34,7 @@ class Errors {
 // known), so that this round knows which stored objects it vouches for.
 void read_stored_manifest(Store& store, const std::string& key, EntryState& state, const RetryPolicy& retry,
                           const Control& control) {
-  GetResult got = with_retries<GetResult>(key, retry, control, [&] { return store.get_bytes(key, control); });
+  GetResult got = with_retries<GetResult>("reading", key, retry, control, [&] { return store.get_bytes(key, control); });
   switch (got.state) {
     case GetResult::State::kNotFound:
       state.manifest_state = EntryState::Manifest::kNone;
@@ -96,6 +78,12 @@ Manifest marking_in_progress(const RoundRequest& request, const EntryState& stat
 }
 
 }  // namespace
+
+std::string megabytes(std::uint64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f MB", static_cast<double>(bytes) / 1e6);
+  return buf;
+}
 
 std::string RoundResult::error_summary() const {
   std::string out;
@@ -148,6 +136,14 @@ RoundResult run_round(const RoundRequest& request, Store& store, EntryState& sta
   const std::string manifest = manifest_key(*request.entry);
   if (request.manifest && state.manifest_state == EntryState::Manifest::kUnknown)
     read_stored_manifest(store, manifest, state, request.retry, control);
+  if (!state.seeded && state.manifest_state != EntryState::Manifest::kUnknown) {
+    // A resumed task (restored, or its files still there) uploads nothing the store holds.
+    std::size_t seeded = 0;
+    for (const auto& [key, e] : vouched_entries(state.manifest))
+      if (state.stored.emplace(key, StoredFile{e->stamp, e->crc32c}).second) ++seeded;
+    if (seeded > 0) spdlog::debug("{} files of {} counted as stored, as the stored manifest lists them", seeded, manifest);
+    state.seeded = true;
+  }
   if (!state.leftovers_cleaned) {
     std::unordered_set<std::string> real;  // files that only look like temporaries
     for (const auto& f : snapshot.files) real.insert(f.key);
@@ -184,7 +180,7 @@ RoundResult run_round(const RoundRequest& request, Store& store, EntryState& sta
     if (unknown || !replacing.empty()) {
       Manifest marked = marking_in_progress(request, state, replacing);
       std::string text = render_manifest(marked, std::chrono::system_clock::now());
-      PutResult m = with_retries<PutResult>(manifest, request.retry, control,
+      PutResult m = with_retries<PutResult>("storing", manifest, request.retry, control,
                                             [&] { return store.put_bytes(manifest, text, control); });
       if (m.ok) {
         state.manifest = std::move(marked);
@@ -229,7 +225,7 @@ RoundResult run_round(const RoundRequest& request, Store& store, EntryState& sta
           down_reported = true;
           continue;
         }
-        PutResult result = with_retries<PutResult>(file.key, request.retry, control,
+        PutResult result = with_retries<PutResult>("storing", file.key, request.retry, control,
                                                    [&] { return store.put_file(file.key, file.source, control); });
         std::lock_guard lock(mutex);
         if (result.vanished) {
@@ -277,7 +273,7 @@ RoundResult run_round(const RoundRequest& request, Store& store, EntryState& sta
   if (request.manifest && snapshot.exists && !r.cancelled && r.store_down.empty()) {
     Manifest m = round_manifest(request, snapshot, state.stored, fresh, r.failed == 0 && r.changing == 0);
     std::string text = render_manifest(m, std::chrono::system_clock::now());
-    PutResult put = with_retries<PutResult>(manifest, request.retry, control,
+    PutResult put = with_retries<PutResult>("storing", manifest, request.retry, control,
                                             [&] { return store.put_bytes(manifest, text, control); });
     r.manifest_ok = put.ok;
     if (put.ok) {

@@ -130,3 +130,33 @@ bool SourceFile::changed() {
 }
 
 }  // namespace supervise::checkpoint
+
+namespace supervise::checkpoint {
+
+bool SinkFile::rewind() {
+  bytes_ = 0;
+  crc_ = 0;
+  if (::ftruncate(fd_, 0) != 0 || ::lseek(fd_, 0, SEEK_SET) != 0) {
+    error_ = std::string("cannot truncate: ") + std::strerror(errno);
+    return false;
+  }
+  return true;
+}
+
+bool SinkFile::write(const char* data, std::size_t size) {
+  crc_ = checkpoint::crc32c(crc_, data, size);
+  bytes_ += size;
+  while (size > 0) {
+    ssize_t n = ::write(fd_, data, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      error_ = std::string("cannot write: ") + std::strerror(errno);
+      return false;
+    }
+    data += n;
+    size -= static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+}  // namespace supervise::checkpoint

@@ -63,7 +63,7 @@ Parsed split(const std::vector<std::string>& args, Diagnostics& diag) {
       }
       p.values.emplace_back(name, value);
     } else if (!has_value && (name == "--help" || name == "-h" || name == "--version" ||
-                              name == "--validate" || name == "--verbose" || name == "--quiet" || name == "--no-manifest" ||
+                              name == "--validate" || name == "--verbose" || name == "--quiet" || name == "--no-manifest" || name == "--restore" ||
                               name == "-q" || (name.size() >= 2 && name[0] == '-' && name[1] == 'v' &&
                                                name.find_first_not_of('v', 1) == std::string::npos))) {
       p.flags.push_back(name);
@@ -114,6 +114,11 @@ Options parse(const std::vector<std::string>& args, const GetEnv& getenv, Diagno
   if (auto v = getenv("SUPERVISE_STATUS_FILE"); v && !v->empty()) o.status_file = *v;
   if (auto v = getenv("SUPERVISE_LOG_LEVEL"); v && !v->empty()) level("SUPERVISE_LOG_LEVEL", *v);
   if (auto v = getenv("SUPERVISE_EXIT_CODE_FROM"); v && !v->empty()) exit_code_from("SUPERVISE_EXIT_CODE_FROM", *v);
+  if (auto v = getenv("SUPERVISE_RESTORE"); v && !v->empty()) {
+    if (*v == "true" || *v == "1") o.overrides.restore = true;
+    else if (*v == "false" || *v == "0") o.overrides.restore = false;
+    else problem("SUPERVISE_RESTORE", quote(*v) + " is not true, false, 1 or 0");
+  }
 
   std::vector<std::string> seen;
   for (const auto& [name, value] : p.values) {
@@ -145,6 +150,7 @@ Options parse(const std::vector<std::string>& args, const GetEnv& getenv, Diagno
     else if (flag == "--validate" && o.mode == Options::Mode::kRun) o.mode = Options::Mode::kValidate;
     else if (flag == "--quiet" || flag == "-q") o.log_level = spdlog::level::warn;
     else if (flag == "--no-manifest") o.manifest = false;
+    else if (flag == "--restore") o.overrides.restore = true;
     else if (flag == "--verbose") ++verbosity;
     else verbosity += static_cast<int>(flag.size()) - 1;  // -v, -vv
   }
@@ -189,9 +195,12 @@ Options:
                               default none)
   --exit-action ACTION=CODES  add an exit action, e.g. RESCHEDULE=1-255 (repeatable;
                               default the spec's exitActions, then 0 COMPLETE, other FAIL)
-  --checkpoint path=P,url=U,frequency=F[,regex=R]
+  --checkpoint path=P,url=U,frequency=F[,restore=true][,regex=R]
                               add a checkpoint (repeatable; regex last, may hold commas;
                               default the spec's checkpoint entries)
+  --restore                   before anything else, bring every checkpoint entry's last
+                              stored checkpoint back into its path (default each
+                              entry's `restore`, false; env SUPERVISE_RESTORE)
   --no-manifest               do not store a manifest after each checkpoint round
                               (default a manifest is stored)
   --stop-timeout DUR          SIGTERM to SIGKILL delay when stopping processes, at most
@@ -215,6 +224,7 @@ Environment (an option on the command line wins over its variable):
   SUPERVISE_STATUS_FILE       as --status-file
   SUPERVISE_LOG_LEVEL         as --log-level
   SUPERVISE_EXIT_CODE_FROM    as --exit-code-from
+  SUPERVISE_RESTORE           true or 1: as --restore; false or 0: no entry restores
   SUPERVISE_S3_MULTIPART_THRESHOLD
                               s3:// files larger than this go up in parts: bytes or K/M/G
                               (binary), 5MiB to 5GiB (default 64MiB)

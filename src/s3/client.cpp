@@ -46,6 +46,9 @@ struct Client::Request {
   std::chrono::seconds timeout{0};  // whole request; 0: none (the low-speed limit guards it)
   bool low_speed_limit = true;
   std::size_t max_response = kMaxBody;  // a longer answer fails the request
+  BodySink sink;                         // GET: a 2xx answer's body goes there
+  long status = 0;                       // from the status line, as it arrives
+  bool sink_failed = false;
   // Filled by perform_once.
   std::string response;
   std::string etag;
@@ -158,6 +161,13 @@ Outcome Client::perform(Request& request) {
       break;
     }
     if (attempt > 0 && request.body.size > 0 && (!request.body.rewind || !request.body.rewind())) break;
+    if (request.sink.rewind && !request.sink.rewind()) {
+      outcome.error = request.method + " " + display(request.bucket, request.key) + ": the local file could not be written";
+      outcome.ok = false;
+      outcome.retryable = false;
+      break;
+    }
+    request.status = 0;
     Handle handle = acquire();
     if (handle.easy == nullptr) {
       outcome.error = "curl_easy_init or curl_multi_init failed";
@@ -230,6 +240,11 @@ Outcome Client::perform_once(Request& r, Handle handle) {
   WriteFn on_body = [](char* data, size_t size, size_t n, void* user) -> size_t {
     auto* req = static_cast<Request*>(user);
     std::size_t bytes = size * n;
+    if (req->sink.write && req->status >= 200 && req->status < 300) {
+      if (req->sink.write(data, bytes)) return bytes;
+      req->sink_failed = true;
+      return 0;
+    }
     if (req->response.size() + bytes > req->max_response) {
       req->truncated = true;  // not silently: the request fails
       return 0;
@@ -240,6 +255,10 @@ Outcome Client::perform_once(Request& r, Handle handle) {
   WriteFn on_header = [](char* data, size_t size, size_t n, void* user) -> size_t {
     auto* req = static_cast<Request*>(user);
     std::string_view line(data, size * n);
+    if (line.rfind("HTTP/", 0) == 0) {  // a status line: the last one is the answer's
+      auto space = line.find(' ');
+      req->status = space == std::string_view::npos ? 0 : std::atol(std::string(line.substr(space + 1, 3)).c_str());
+    }
     if (line.size() > 5 && strncasecmp(line.data(), "etag:", 5) == 0) {
       std::string_view v = line.substr(5);
       while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
@@ -285,6 +304,11 @@ Outcome Client::perform_once(Request& r, Handle handle) {
     out.error = what + ": the answer is larger than " + std::to_string(r.max_response >> 20) + " MiB";
     return out;
   }
+  if (r.sink_failed) {
+    out.error = what + ": the local file could not be written";
+    out.gave_up = true;  // not the store's fault: no retry, no count against it
+    return out;
+  }
   if (code != CURLE_OK) {
     if (code == CURLE_ABORTED_BY_CALLBACK && !r.stop_reason().empty()) {
       out.error = what + ": " + r.stop_reason();
@@ -326,6 +350,13 @@ Outcome Client::put_object(const std::string& bucket, const std::string& key, Bo
 Outcome Client::get_object(const std::string& bucket, const std::string& key, Interrupt interrupt) {
   Request r("GET", bucket, key, "", {}, "", interrupt);
   r.max_response = kMaxObject;
+  return perform(r);
+}
+
+Outcome Client::get_object_to(const std::string& bucket, const std::string& key, BodySink sink,
+                              Interrupt interrupt) {
+  Request r("GET", bucket, key, "", {}, "", interrupt);
+  r.sink = std::move(sink);
   return perform(r);
 }
 

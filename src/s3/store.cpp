@@ -306,6 +306,24 @@ checkpoint::GetResult S3Store::get_bytes(const std::string& key, const checkpoin
   return r;
 }
 
+checkpoint::GetResult S3Store::get_file(const std::string& key, checkpoint::SinkFile& sink,
+                                       const checkpoint::Control& control) {
+  checkpoint::GetResult r;
+  std::string sink_error;
+  BodySink body{[&](const char* data, std::size_t size) { return sink.write(data, size) || (sink_error = sink.error(), false); },
+                [&] { return sink.rewind() || (sink_error = sink.error(), false); }};
+  Outcome o = client_->get_object_to(bucket_, full_key(key), std::move(body), {&control});
+  if (o.ok) {
+    r.state = checkpoint::GetResult::State::kFound;
+  } else if (o.status == 404 && o.code != "NoSuchBucket") {
+    r.state = checkpoint::GetResult::State::kNotFound;
+  } else {
+    r.error = sink_error.empty() ? o.error : "restoring " + key + ": " + sink_error;
+    r.retryable = o.retryable;
+  }
+  return r;
+}
+
 std::shared_ptr<checkpoint::Store> make_s3_store(const spec::StoreUrl& url) {
   auto config = resolve_config(env, read_text);
   if (!config) throw std::runtime_error(config.error());

@@ -70,6 +70,8 @@ void apply_overrides(const Overrides& o, Task& task, TaskReader& cli) {
     NodePtr entry = checkpoint_option_to_node(value, cli, at);
     cli.read_checkpoint(Value{entry.get()}, at, task);
   }
+  if (o.restore)
+    for (auto& cp : task.checkpoints) cp.restore = *o.restore;
 }
 
 // Entries of one task (spec and --checkpoint) that store to the same place, each reported

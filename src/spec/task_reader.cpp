@@ -66,6 +66,17 @@ std::optional<std::string> TaskReader::text(const Value& v, const std::string& w
   return std::nullopt;
 }
 
+// true or false, as a boolean or a string ("True", "FALSE", ...: --checkpoint's values are
+// strings).
+std::optional<bool> TaskReader::flag(const Value& v, const std::string& where) {
+  auto word = text(v, where, kBoolean | kString);
+  if (!word) return std::nullopt;
+  if (*word == "true" || *word == "True" || *word == "TRUE") return true;
+  if (*word == "false" || *word == "False" || *word == "FALSE") return false;
+  problem(v, where, quote(*word) + " is not true or false");
+  return std::nullopt;
+}
+
 // command and args: one string is one argument; otherwise a list of strings.
 std::vector<std::string> TaskReader::strings(const Value& v, const std::string& where) {
   if (v.is(Kind::kString)) return {v.node->text};
@@ -122,13 +133,9 @@ std::optional<DeclaredFile> TaskReader::read_file(const Value& entry, const std:
   }
   bool is_base64 = false;
   if (Value b = entry["base64"]; !b.absent()) {
-    if (auto flag = text(b, join(at, "base64"), kBoolean | kString)) {
-      if (*flag == "true" || *flag == "True" || *flag == "TRUE") is_base64 = true;
-      else if (*flag != "false" && *flag != "False" && *flag != "FALSE")
-        problem(b, join(at, "base64"), quote(*flag) + " is not true or false"), ok = false;
-    } else {
-      ok = false;
-    }
+    auto is = flag(b, join(at, "base64"));
+    ok = ok && is.has_value();
+    is_base64 = is.value_or(false);
   }
   if (Value c = entry["contents"]; !c.absent()) {
     if (auto contents = text(c, join(at, "contents"), kString | kNumber | kBoolean)) {
@@ -170,7 +177,7 @@ void TaskReader::read_files(const Value& n, const std::string& where, Task& task
 }
 
 void TaskReader::read_checkpoint(const Value& entry, const std::string& at, Task& task) {
-  if (!known_keys(entry, at, {"path", "url", "frequency", "regex"})) return;
+  if (!known_keys(entry, at, {"path", "url", "frequency", "regex", "restore"})) return;
   Checkpoint cp;
   cp.place = at;
   bool ok = true;
@@ -240,6 +247,11 @@ void TaskReader::read_checkpoint(const Value& entry, const std::string& at, Task
     } else {
       ok = false;
     }
+  }
+  if (Value r = entry["restore"]; !r.absent()) {
+    auto restore = flag(r, field(at, "restore"));
+    ok = ok && restore.has_value();
+    cp.restore = restore.value_or(false);
   }
   if (ok) task.checkpoints.push_back(std::move(cp));
 }

@@ -41,6 +41,7 @@ class TaskReader {
   enum Scalars : unsigned { kString = 1, kNumber = 2, kBoolean = 4 };
   std::optional<std::string> text(const Value& v, const std::string& where, unsigned allowed);
   std::vector<std::string> strings(const Value& v, const std::string& where);
+  std::optional<bool> flag(const Value& v, const std::string& where);
   bool known_keys(const Value& n, const std::string& where, std::initializer_list<std::string_view> keys);
   void read_environment(const Value& n, const std::string& where, Task& task);
   void read_files(const Value& n, const std::string& where, Task& task);

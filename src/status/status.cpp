@@ -33,11 +33,25 @@ json checkpoint_json(const Checkpoint& c) {
                   {"error", optional_string(c.final->error)},
                   {"files_failed", c.final->files_failed}};
   }
+  json restore_json = nullptr;
+  if (const auto& r = c.restore) {
+    restore_json = {{"ok", r->ok},
+                    {"round", r->round ? json(*r->round) : json(nullptr)},
+                    {"complete", r->complete},
+                    {"files_restored", r->files_restored},
+                    {"files_kept", r->files_kept},
+                    {"files_mismatched", r->files_mismatched},
+                    {"files_failed", r->files_failed},
+                    {"bytes_restored", r->bytes_restored},
+                    {"seconds", r->seconds},
+                    {"error", optional_string(r->error)}};
+  }
   json open = json::array();
   for (const auto& u : c.open_uploads) open.push_back({{"object", u.object}, {"upload_id", u.upload_id}});
-  return {{"path", c.path},   {"url", c.url},
+  return {{"path", c.path},     {"url", c.url},
           {"rounds", c.rounds}, {"failed_rounds", c.failed_rounds},
-          {"final", final_json}, {"open_uploads", open}};
+          {"final", final_json}, {"restore", restore_json},
+          {"open_uploads", open}};
 }
 
 std::string shorten(const std::string& s, std::size_t max) {

@@ -44,6 +44,9 @@ rules change, their counters start over). Each rule:
                       "seconds" (default 5), then forward it and pass the answer back:
                       a server that takes long to answer (a CompleteMultipartUpload
                       that takes 25 s); logged with "delay_seconds"
+             "flip"   forward, then pass a 2xx answer back with one byte of its body
+                      inverted (at "offset", default the middle): bytes damaged on the
+                      way that no TCP checksum caught; logged with "flipped_at"
              "drop_answer"  forward the request and read upstream's whole answer, then
                       close the client connection without sending any of it: the server
                       did the work, the client never hears. "close": "fin" (default: an
@@ -315,6 +318,10 @@ class Proxy:
                              % len(msg) + msg)
                     return
                 record["status"] = status
+                if action == "flip" and 200 <= status < 300 and payload:
+                    at = int(rule.spec.get("offset", len(payload) // 2)) % len(payload)
+                    payload = payload[:at] + bytes([payload[at] ^ 0xFF]) + payload[at + 1:]
+                    record["flipped_at"] = at
                 if status >= 300 and payload:
                     record["response_head"] = payload[:300].decode("utf-8", "replace")
                 self.log(record)

@@ -767,7 +767,7 @@ std::vector<InvalidRow> invalid_rows() {
        {F("tasks[0].files[1].owner", "unknown key (expected path, contents, base64, mode)")}},
       {"checkpoint_unknown_key",
        spec(task(checkpoint_with + "1m\n  every: 2m\n")),
-       {F("checkpoint[0].every", "unknown key (expected path, url, frequency, regex)")}},
+       {F("checkpoint[0].every", "unknown key (expected path, url, frequency, regex, restore)")}},
       {"exit_actions_unknown_key",
        spec(task("exitActions:\n  COMPLETE: 0\n  RETRY: 1-255\n")),
        {F("exitActions.RETRY", "unknown action (expected COMPLETE, RESCHEDULE or FAIL)")}},
@@ -1109,9 +1109,9 @@ std::vector<InvalidRow> invalid_rows() {
       {"merged_list_item_names_its_line",
        spec("d: &d {checkpoint: [{path: /c, url: 'file:///s', frequency: 1m, every: 2}]}\n"
             "tasks:\n- <<: *d\n  command: [x]\n"),
-       {F("tasks[0].checkpoint[0].every (from line 1)", "unknown key (expected path, url, frequency, regex)")}},
+       {F("tasks[0].checkpoint[0].every (from line 1)", "unknown key (expected path, url, frequency, regex, restore)")}},
       {"quoted_merge_key_is_a_key", spec(task("checkpoint:\n- {'<<': {path: /c}, url: 'file:///s', frequency: 1m}\n")),
-       {F("checkpoint[0].<<", "unknown key (expected path, url, frequency, regex)"),
+       {F("checkpoint[0].<<", "unknown key (expected path, url, frequency, regex, restore)"),
         F("checkpoint[0].path", "is required")}},
 
       // --- the command line's additions ----------------------------------------------------
@@ -1166,7 +1166,7 @@ std::vector<InvalidRow> invalid_rows() {
       {"checkpoint_override_unknown_key",
        with_checkpoints(spec(task()), {"path=/a,url=file:///y,frequency=5s,every=1"}),
        {C("--checkpoint path=/a,url=file:///y,frequency=5s,every=1: every",
-          "unknown key (expected path, url, frequency, regex)")}},
+          "unknown key (expected path, url, frequency, regex, restore)")}},
       {"override_problem_reported_once_for_all_tasks",
        with_exit_actions(
            all_tasks(spec("tasks:\n- {name: a, command: [x]}\n- {name: b, command: [x]}\n")),

@@ -8,6 +8,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "supervise/checkpoint/round.hpp"
@@ -27,6 +28,7 @@ struct Settings {
 struct Configured {
   spec::Checkpoint entry;
   std::shared_ptr<Store> store;
+  std::optional<status::Restore> restore;  // what the restore before the command did, if asked
 };
 
 // Makes the store of every entry; throws InputError naming the entry.

@@ -13,6 +13,7 @@ class FileStore : public Store {
   PutResult put_file(const std::string& key, const std::string& source, const Control& control) override;
   PutResult put_bytes(const std::string& key, std::string_view data, const Control& control) override;
   GetResult get_bytes(const std::string& key, const Control& control) override;
+  GetResult get_file(const std::string& key, SinkFile& sink, const Control& control) override;
   bool clean_leftovers(const std::string& root, const std::function<bool(const std::string&)>& keep,
                         const Control& control) override;
   unsigned parallelism() const override { return 4; }

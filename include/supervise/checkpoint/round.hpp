@@ -37,6 +37,9 @@ struct EntryState {
   Manifest manifest_state = Manifest::kUnknown;
   checkpoint::Manifest manifest;  // kKnown: as stored
   bool leftovers_cleaned = false;  // what a killed run left behind was removed
+  // `stored` started from the first manifest read (SPEC.md "Restore"): a local file with
+  // the size and modification time a manifest line gives counts as stored.
+  bool seeded = false;
 };
 
 // What a round has done so far, for a reader that cannot wait for its end (the grace
@@ -83,6 +86,9 @@ struct RoundResult {
   }
   std::string error_summary() const;  // "2 files not stored: ...", or empty
 };
+
+// "12.3 MB", as the summary lines of rounds and restores give sizes.
+std::string megabytes(std::uint64_t bytes);
 
 // Runs one round. `state` is brought up to date. `cancel` stops the round between
 // files and requests (the grace period ended); `progress` is updated as files land.

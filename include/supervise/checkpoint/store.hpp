@@ -39,9 +39,28 @@ struct PutResult {
 struct GetResult {
   enum class State { kFound, kNotFound, kFailed };
   State state = State::kFailed;
-  std::string data;        // kFound: the object's bytes
+  std::string data;        // kFound by get_bytes: the object's bytes
   bool retryable = false;  // kFailed: a transient failure
   std::string error;       // kFailed: why, naming the key
+};
+
+// Where get_file writes an object: a file the caller opened (and closes), from its
+// start; a retry starts it over. Counts and checksums what is written.
+class SinkFile {
+ public:
+  explicit SinkFile(int fd) : fd_(fd) {}
+  // Back to an empty file (before each attempt).
+  bool rewind();
+  bool write(const char* data, std::size_t size);
+  std::uint64_t bytes() const { return bytes_; }
+  std::uint32_t crc32c() const { return crc_; }
+  const std::string& error() const { return error_; }  // after a false rewind() or write()
+
+ private:
+  int fd_;
+  std::uint64_t bytes_ = 0;
+  std::uint32_t crc_ = 0;
+  std::string error_;
 };
 
 // A multipart upload the store started and has not completed or aborted (yet).
@@ -61,6 +80,8 @@ class Store {
   virtual PutResult put_bytes(const std::string& key, std::string_view data, const Control& control) = 0;
   // Reads a small object (the manifest).
   virtual GetResult get_bytes(const std::string& key, const Control& control) = 0;
+  // Reads the object at `key` into `sink` (a restore). kFound: `sink` holds it whole.
+  virtual GetResult get_file(const std::string& key, SinkFile& sink, const Control& control) = 0;
   // Removes what a killed run left behind for the keys under `root` (the key `root` and
   // those below `root/`): file:// temporaries, S3 multipart uploads. `keep` spares a
   // key that merely looks like a leftover (a user's file so named). False when the look

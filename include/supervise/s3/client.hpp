@@ -56,6 +56,13 @@ struct BodySource {
   std::uint64_t size = 0;
 };
 
+// Where a GET's body goes instead of memory: `write` takes each piece (false aborts the
+// transfer), `rewind` starts over before each attempt (false: give up).
+struct BodySink {
+  std::function<bool(const char* data, std::size_t size)> write;
+  std::function<bool()> rewind;
+};
+
 // A body read from memory; `data` must outlive the request.
 BodySource memory_body(std::string_view data);
 
@@ -80,6 +87,8 @@ class Client {
 
   Outcome put_object(const std::string& bucket, const std::string& key, BodySource body, Interrupt interrupt = {});
   Outcome get_object(const std::string& bucket, const std::string& key, Interrupt interrupt = {});
+  // GetObject of any size, its body (of a 2xx answer) into `sink`.
+  Outcome get_object_to(const std::string& bucket, const std::string& key, BodySink sink, Interrupt interrupt = {});
   Outcome head_object(const std::string& bucket, const std::string& key, Interrupt interrupt = {});
   // Multipart: create, upload parts 1..n, complete; abort on any failure.
   Outcome create_multipart(const std::string& bucket, const std::string& key, std::string& upload_id,

@@ -25,6 +25,8 @@ class S3Store : public checkpoint::Store {
   checkpoint::PutResult put_bytes(const std::string& key, std::string_view data,
                                   const checkpoint::Control& control) override;
   checkpoint::GetResult get_bytes(const std::string& key, const checkpoint::Control& control) override;
+  checkpoint::GetResult get_file(const std::string& key, checkpoint::SinkFile& sink,
+                                 const checkpoint::Control& control) override;
   bool clean_leftovers(const std::string& root, const std::function<bool(const std::string&)>& keep,
                        const checkpoint::Control& control) override;
   void retry_aborts(const checkpoint::Control& control) override;

@@ -23,6 +23,7 @@ struct Overrides {
   std::vector<std::string> command;       // after "--": replaces command and args
   std::vector<std::string> exit_actions;  // --exit-action values, "ACTION=CODES"
   std::vector<std::string> checkpoints;   // --checkpoint values, "path=..,url=..,.."
+  std::optional<bool> restore;            // --restore / SUPERVISE_RESTORE: every entry's restore
 };
 
 struct LoadRequest {

@@ -26,6 +26,7 @@ struct Checkpoint {
   StoreUrl url;
   Duration frequency{};
   std::optional<std::string> regex;  // compiles under RE2
+  bool restore = false;  // bring the stored checkpoint back before the command starts
   // Where the entry was given, for messages: "tasks[0].checkpoint[1]" (in the spec) or
   // "--checkpoint path=/x,url=..." (on the command line, URL redacted).
   std::string place;

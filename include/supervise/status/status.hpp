@@ -33,12 +33,27 @@ struct OpenUpload {
   std::string upload_id;
 };
 
+// What a restore brought back (SPEC.md "Restore").
+struct Restore {
+  bool ok = false;
+  std::optional<std::size_t> round;  // of the manifest restored; null when there was none
+  bool complete = false;             // that manifest's
+  std::size_t files_restored = 0;
+  std::size_t files_kept = 0;        // already there, same size and CRC-32C
+  std::size_t files_mismatched = 0;  // stored objects that no longer match their manifest line
+  std::size_t files_failed = 0;
+  std::uint64_t bytes_restored = 0;
+  double seconds = 0;
+  std::optional<std::string> error;
+};
+
 struct Checkpoint {
   std::string path;
   std::string url;  // redacted
   std::size_t rounds = 0;
   std::size_t failed_rounds = 0;
   std::optional<CheckpointFinal> final;  // null until a final round has run
+  std::optional<Restore> restore;        // null when no restore was asked
   std::vector<OpenUpload> open_uploads;  // beyond SPEC.md: uploads left open in the store
 };
 
