@@ -36,6 +36,7 @@
 #   without the flag it hashes both sides: 3x slower); limit: the faster of `dd bs=4M
 #   conv=fsync` and cp + fsync (dd copies through user space twice and can be the slower).
 #   Read limit: `dd if=FILE of=/dev/null bs=4M`, page cache warm (the file was just read).
+# - 9 restore from moto into an empty directory: see the section's comment.
 # - 8 no-change round, against moto (nginx cannot list): NOCHANGE_FILES x 1 KiB in 100
 #   directories, mtimes an hour old. One supervisor with frequency=1s stores them all in
 #   round 1 (untimed) and then runs RUNS no-change rounds (2 .. RUNS+1), each timed from
@@ -351,6 +352,40 @@ for r in $(seq 1 "$runs"); do
   for tool in $(rotate "$r" aws rclone); do nochange_peer "$tool"; done
 done
 
+# --- 9 restore ---------------------------------------------------------------------------
+# Into an empty directory: the copy supervise stored in 6b's first run (2,000 x 4 KiB and
+# its manifest) and one large file stored here once (untimed), each from moto.
+# supervise: `--restore` and `true` (the whole process: manifest, files, the final round
+# that stores nothing); aws: `aws s3 cp --recursive` and `aws s3 sync` (defaults: 10
+# threads); rclone: `copy` with the flags of 6. Every copy is checked (count, bytes, and
+# the contents' checksum for the small files), then deleted.
+log "9: the large file stored once for the restore (untimed)"
+env AWS_ENDPOINT_URL="$moto_url" "$supervise" -q --checkpoint "path=$work/large/ckpt,url=s3://bench-large/restore,frequency=1h" \
+  -- true || fail "storing the large file for the restore"
+restore_run() {  # restore_run small|large TOOL RUN
+  local d=$work/restored/$1-$2-$3 t=$results/restore-$1-$2 src count bytes sum=""
+  case $1 in
+    small) src=bench-small/s1-supervise count=$small_files bytes=$small_bytes sum=$small_sum ;;
+    large) src=bench-large/restore count=1 bytes=$large_bytes ;;
+  esac
+  mkdir -p "$d"
+  settle
+  case $2 in
+    supervise) timed "$t" env AWS_ENDPOINT_URL="$moto_url" "$supervise" -q --restore \
+                 --checkpoint "path=$d/ckpt,url=s3://$src,frequency=1h" -- true ;;
+    aws) timed "$t" env AWS_ENDPOINT_URL="$moto_url" aws s3 cp --recursive --only-show-errors "s3://$src/ckpt" "$d/ckpt" ;;
+    awssync) timed "$t" env AWS_ENDPOINT_URL="$moto_url" aws s3 sync --only-show-errors "s3://$src/ckpt" "$d/ckpt" ;;
+    rclone) timed "$t" env -u AWS_CA_BUNDLE rclone copy "${rclone_fast[@]}" "moto:$src/ckpt" "$d/ckpt" ;;
+  esac
+  check_tree "$d/ckpt" "$count" "$bytes" "$sum"
+  rm -rf "$d"
+}
+for r in $(seq 1 "$runs"); do
+  log "9: restore, run $r of $runs"
+  for tool in $(rotate "$r" supervise aws awssync rclone); do restore_run small "$tool" "$r"; done
+  for tool in $(rotate "$r" supervise aws awssync rclone); do restore_run large "$tool" "$r"; done
+done
+
 # Every run's figure, for the spread behind each median (stderr).
 for f in "$results"/*; do
   log "runs of $(basename "$f") (wall s): $(awk '{ printf "%s ", $1 }' "$f")"
@@ -397,5 +432,11 @@ echo "| 7 $size_label, MB/s | moto | $lmo_s | $lmo_a | $lmo_r | limit \`curl -T\
 echo "| 7 $size_label, MB/s | file:// | $lf_s | — | $lf_r | cp $lf_cp; limit: the faster of cp+fsync $lf_cs and \`dd conv=fsync\` $lf_dd | $(pct "$lf_s" "$lf_l") of limit | ≥ 80% | $(yes_no ge "$lf_s" "$(awk -v l="$lf_l" 'BEGIN { print 0.8 * l }')") |"
 echo "| 7 read limit, MB/s | \`dd\` to /dev/null, page cache warm | — | — | — | $read_l | — | — | — |"
 echo "| 8 no-change round, $nc_label x 1 KiB, s | moto | $(awk -v v="$ns" 'BEGIN { printf "%.3f", v }') | $(f2 "$na") | $(f2 "$nr") | — | aws $(times_of "$na" "$ns"), rclone $(times_of "$nr" "$ns") | aws ≥ 10x | $(yes_no ge "$(awk -v a="$na" -v s="$ns" 'BEGIN { print a / s }')" 10) |"
+rs=$(med restore-small-supervise 1) ra=$(med restore-small-aws 1) ras=$(med restore-small-awssync 1) rr=$(med restore-small-rclone 1)
+aws_best=$(awk -v a="$ra" -v b="$ras" 'BEGIN { print (a < b ? a : b) }')
+rl_s=$(mbps "$lb" "$(med restore-large-supervise 1)") rl_a=$(mbps "$lb" "$(med restore-large-aws 1)")
+rl_as=$(mbps "$lb" "$(med restore-large-awssync 1)") rl_r=$(mbps "$lb" "$(med restore-large-rclone 1)")
+echo "| 9 restore 2,000 x 4 KiB, wall s | moto | $(f2 "$rs") | cp $(f2 "$ra"), sync $(f2 "$ras") | $(f2 "$rr") | — | aws (the faster) $(times_of "$aws_best" "$rs"), rclone $(times_of "$rr" "$rs") | aws ≥ 2x, rclone ≥ 1x | $(yes_no eval 'ge "$(awk -v a="$aws_best" -v s="$rs" "BEGIN { print a / s }")" 2 && ge "$(awk -v a="$rr" -v s="$rs" "BEGIN { print a / s }")" 1') |"
+echo "| 9 restore $size_label, MB/s | moto | $rl_s | cp $rl_a, sync $rl_as | $rl_r | — | $(pct "$rl_s" "$(( rl_a > rl_as ? rl_a : rl_as ))") of aws | (the next issue's) | — |"
 echo
 echo "Ratios: the peer's time over supervise's. Peer flags and what is timed: the comment at the top of bench/checkpoint.sh."

@@ -80,7 +80,9 @@ timespec to_timespec(std::int64_t ns) {
   return t;
 }
 
-enum class Outcome { kRestored, kKept, kMismatched, kFailed };
+// kGone: an entry the manifest marks in progress whose object is not there (a round was
+// replacing it when it was cut): it promised nothing, so nothing is missing.
+enum class Outcome { kRestored, kKept, kMismatched, kGone, kFailed };
 
 struct FileOutcome {
   Outcome outcome = Outcome::kFailed;
@@ -115,6 +117,7 @@ FileOutcome restore_file(const ManifestEntry& e, const std::string& local, Store
                                                 [&] { return store.get_file(e.key, sink, control); });
         if (got.state == GetResult::State::kNotFound) {
           out.error = e.key + ": listed in the manifest, not in the store";
+          if (e.in_progress) out.outcome = Outcome::kGone;
           throw GiveUp();
         }
         if (got.state == GetResult::State::kFailed) {
@@ -139,7 +142,11 @@ FileOutcome restore_file(const ManifestEntry& e, const std::string& local, Store
           out.bytes = now.first;
           return;
         }
-        if (previous) spdlog::warn("{}: damaged on the way (two reads differ); fetched again", e.key);
+        if (previous)
+          spdlog::warn("{}: damaged on the way (two reads differ); fetched again", e.key);
+        else
+          spdlog::warn("{}: read {} bytes with CRC-32C {}, not the manifest's; fetched again to tell bytes damaged "
+                       "on the way from a newer version", e.key, now.first, crc32c_hex(now.second));
         previous = now;
       }
       out.error = e.key + ": the bytes read differ each time (damaged on the way " + std::to_string(kFetches) + " times)";
@@ -147,7 +154,7 @@ FileOutcome restore_file(const ManifestEntry& e, const std::string& local, Store
       throw GiveUp();
     });
   } catch (const GiveUp&) {
-    out.outcome = Outcome::kFailed;
+    if (out.outcome != Outcome::kGone) out.outcome = Outcome::kFailed;
   } catch (const fs::FileError& ex) {
     out.outcome = Outcome::kFailed;
     out.error = ex.what();  // the local disk: trying again elsewhere may help
@@ -215,6 +222,7 @@ RestoreResult restore(const spec::Checkpoint& entry, Store& store, const RetryPo
         case Outcome::kRestored: ++s.files_restored; break;
         case Outcome::kKept: ++s.files_kept; break;
         case Outcome::kMismatched: ++s.files_mismatched; break;
+        case Outcome::kGone: spdlog::warn("not restored: {} (it was being replaced when its round was cut)", o.error); break;
         case Outcome::kFailed:
           ++s.files_failed;
           spdlog::warn("not restored: {}", o.error);

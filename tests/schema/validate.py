@@ -334,6 +334,10 @@ AGREEMENT_CASES = [
     ("checkpoint null frequency", "checkpoint: [{path: /tmp/c, url: 'file:///tmp/s', frequency: null}]", False),
     ("checkpoint regex", "checkpoint: [{path: /tmp/c, url: 'file:///tmp/s', frequency: 60, regex: '.*\\.pt$'}]", True),
     ("checkpoint a map", "checkpoint: {path: /tmp/c}", False),
+    ("checkpoint restore", "checkpoint: [{path: /tmp/c, url: 'file:///tmp/s', frequency: 60, restore: true}]", True),
+    ("checkpoint restore 'False'", "checkpoint: [{path: /tmp/c, url: 'file:///tmp/s', frequency: 60, restore: 'False'}]", True),
+    ("checkpoint restore yes please", "checkpoint: [{path: /tmp/c, url: 'file:///tmp/s', frequency: 60, restore: yes please}]", False),
+    ("checkpoint restore 1", "checkpoint: [{path: /tmp/c, url: 'file:///tmp/s', frequency: 60, restore: 1}]", False),
     # the rest of a task
     ("environment values", "environment: {A: x, B: 1, C: true, D: null}", True),
     ("environment a nested map", "environment: {A: {B: c}}", False),

@@ -502,6 +502,16 @@ class RecordingStore : public Store {
     r.state = GetResult::State::kNotFound;
     return r;
   }
+  GetResult get_file(const std::string& key, SinkFile& sink, const Control& control) override {
+    {
+      std::lock_guard lock(mutex_);
+      gets_.push_back(key);
+    }
+    if (inner_) return inner_->get_file(key, sink, control);
+    GetResult r;
+    r.state = GetResult::State::kNotFound;
+    return r;
+  }
   bool clean_leftovers(const std::string& root, const std::function<bool(const std::string&)>& keep,
                        const Control& control) override {
     return inner_ ? inner_->clean_leftovers(root, keep, control) : true;

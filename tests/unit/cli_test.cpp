@@ -101,6 +101,21 @@ TEST(Cli, EnvironmentAndOptionPrecedence) {
   EXPECT_EQ(from_option.exit_code_from, ExitCodeFrom::kCommand);
 }
 
+TEST(Cli, RestoreFromTheOptionOrTheEnvironment) {
+  EXPECT_FALSE(parse_ok({"--", "true"}).overrides.restore.has_value()) << "each entry's own";
+  EXPECT_EQ(parse_ok({"--restore", "--", "true"}).overrides.restore, true);
+  for (auto [value, expected] : {std::pair{"true", true}, {"1", true}, {"false", false}, {"0", false}})
+    EXPECT_EQ(parse_ok({"--", "true"}, {{"SUPERVISE_RESTORE", value}}).overrides.restore, expected) << value;
+  EXPECT_EQ(parse_ok({"--restore", "--", "true"}, {{"SUPERVISE_RESTORE", "false"}}).overrides.restore, true)
+      << "the command line wins";
+  Diagnostics problems;
+  parse({"--", "true"}, [](const std::string& n) -> std::optional<std::string> {
+    return n == "SUPERVISE_RESTORE" ? std::optional<std::string>("yes") : std::nullopt;
+  }, problems);
+  ASSERT_EQ(problems.items().size(), 1u);
+  EXPECT_EQ(problems.items()[0].to_string(), "command line: SUPERVISE_RESTORE: \"yes\" is not true, false, 1 or 0");
+}
+
 TEST(Cli, Modes) {
   EXPECT_EQ(parse_ok({"--help"}).mode, Options::Mode::kHelp);
   EXPECT_EQ(parse_ok({"-h", "--bogus"}).mode, Options::Mode::kHelp);  // help answers anyway
@@ -174,7 +189,8 @@ TEST(Cli, HelpListsEveryOptionWithItsDefault) {
   std::string help = help_text();
   for (const char* option : {"--spec", "--task", "--status-file", "--termination-log", "--exit-action",
                              "--checkpoint", "--stop-timeout", "--grace-period", "--timeout", "--signal-target",
-                             "--exit-code-from", "--log-level", "--validate", "--version", "--help"})
+                             "--exit-code-from", "--log-level", "--validate", "--version", "--help", "--restore",
+                             "SUPERVISE_RESTORE"})
     EXPECT_NE(help.find(option), std::string::npos) << option;
   for (const char* default_text : {"default 10s", "default 30s", "default group", "default info"})
     EXPECT_NE(help.find(default_text), std::string::npos) << default_text;

@@ -203,6 +203,42 @@ std::vector<ValidRow> valid_rows() {
          EXPECT_EQ(action_of(t, 7), Action::kReschedule);
        }},
 
+      // --- restore ---------------------------------------------------------------------------
+      {"checkpoint_restore", spec(task("checkpoint:\n- {path: /c, url: 'file:///s', frequency: 1m, restore: true}\n"
+                                       "- {path: /d, url: 'file:///s', frequency: 1m, restore: 'False'}\n")),
+       [](const std::vector<Task>& tasks) {
+         ASSERT_EQ(tasks.size(), 1u);
+         ASSERT_EQ(tasks[0].checkpoints.size(), 2u);
+         EXPECT_TRUE(tasks[0].checkpoints[0].restore);
+         EXPECT_FALSE(tasks[0].checkpoints[1].restore);
+       }},
+      {"checkpoint_option_restore_before_regex",
+       with_checkpoints(command_line({"/bin/true"}), {"path=/c,url=file:///s,frequency=1m,restore=true,regex=a,b"}),
+       [](const std::vector<Task>& tasks) {
+         ASSERT_EQ(tasks.at(0).checkpoints.size(), 1u);
+         EXPECT_TRUE(tasks[0].checkpoints[0].restore);
+         EXPECT_EQ(tasks[0].checkpoints[0].regex, "a,b");
+       }},
+      {"restore_override_sets_every_entry",
+       [] {
+         auto r = with_checkpoints(spec(task("checkpoint:\n- {path: /c, url: 'file:///s', frequency: 1m}\n")),
+                                   {"path=/d,url=file:///t,frequency=1m"});
+         r.overrides.restore = true;
+         return r;
+       }(),
+       [](const std::vector<Task>& tasks) {
+         ASSERT_EQ(tasks.at(0).checkpoints.size(), 2u);
+         EXPECT_TRUE(tasks[0].checkpoints[0].restore);
+         EXPECT_TRUE(tasks[0].checkpoints[1].restore);
+       }},
+      {"restore_override_false_clears_it",
+       [] {
+         auto r = spec(task("checkpoint:\n- {path: /c, url: 'file:///s', frequency: 1m, restore: true}\n"));
+         r.overrides.restore = false;
+         return r;
+       }(),
+       [](const std::vector<Task>& tasks) { EXPECT_FALSE(tasks.at(0).checkpoints.at(0).restore); }},
+
       // --- types: strings as YAML 1.2 reads them ----------------------------------------
       {"quoted_numbers_are_strings", spec("command: '5'\nargs: [\"10\", '0755', !!str 7]\n"),
        command_is({"5", "10", "0755", "7"})},
@@ -1070,6 +1106,12 @@ std::vector<InvalidRow> invalid_rows() {
        {F("checkpoint[0].regex", "must be a string, not a number (quote it: \"5\")")}},
       {"exit_actions_value_a_boolean", spec(task("exitActions: {FAIL: true}\n")),
        {F("exitActions.FAIL", "must be a string or a number, not a boolean")}},
+
+      {"checkpoint_restore_not_a_flag", spec(task("checkpoint:\n- {path: /c, url: 'file:///s', frequency: 1m, restore: 1}\n")),
+       {F("checkpoint[0].restore", "must be a string or a boolean, not a number")}},
+      {"checkpoint_option_restore_not_a_flag",
+       with_checkpoints(command_line({"/bin/true"}), {"path=/c,url=file:///s,frequency=1m,restore=yes"}),
+       {C("--checkpoint path=/c,url=file:///s,frequency=1m,restore=yes: restore", "\"yes\" is not true or false")}},
 
       // --- duplicate keys, anywhere: YAML readers keep the first, JSON readers the last ----
       {"duplicate_key_at_the_top", spec("command: [x]\ncommand: [y]\n"),

@@ -63,8 +63,8 @@ TEST(Status, DocumentHasEveryFieldInSpecOrder) {
 
 TEST(Status, OpenUploadsAreListedAlwaysAsAnArray) {
   status::Status s;
-  s.checkpoints.push_back({"/ck", "s3://bucket/run", 2, 1, std::nullopt, {}});
-  s.checkpoints.push_back({"/ck2", "s3://bucket/run", 2, 1, std::nullopt,
+  s.checkpoints.push_back({"/ck", "s3://bucket/run", 2, 1, std::nullopt, std::nullopt, {}});
+  s.checkpoints.push_back({"/ck2", "s3://bucket/run", 2, 1, std::nullopt, std::nullopt,
                            {{"s3://bucket/run/ck2/big.bin", "2~abc"}, {"s3://bucket/run/ck2/other.bin", "2~def"}}});
   auto j = status::to_json(s);
   EXPECT_EQ(j["checkpoints"][0]["open_uploads"], json::array());
@@ -72,6 +72,41 @@ TEST(Status, OpenUploadsAreListedAlwaysAsAnArray) {
   EXPECT_EQ(j["checkpoints"][1]["open_uploads"][0]["object"], "s3://bucket/run/ck2/big.bin");
   EXPECT_EQ(j["checkpoints"][1]["open_uploads"][0]["upload_id"], "2~abc");
   EXPECT_EQ(j["checkpoints"][1]["open_uploads"][1]["upload_id"], "2~def");
+}
+
+TEST(Status, RestoreIsNullUnlessAskedThenEveryField) {
+  status::Status s;
+  s.checkpoints.push_back({"/ck", "s3://bucket/run", 0, 0, std::nullopt, std::nullopt, {}});
+  s.checkpoints.push_back({"/ck2", "s3://bucket/run", 0, 0, std::nullopt,
+                           status::Restore{true, 7, false, 3, 2, 1, 0, 4096, 1.5, std::nullopt}, {}});
+  auto j = status::to_json(s);
+  EXPECT_TRUE(j["checkpoints"][0]["restore"].is_null());
+  const auto& r = j["checkpoints"][1]["restore"];
+  EXPECT_EQ(r["ok"], true);
+  EXPECT_EQ(r["round"], 7);
+  EXPECT_EQ(r["complete"], false);
+  EXPECT_EQ(r["files_restored"], 3);
+  EXPECT_EQ(r["files_kept"], 2);
+  EXPECT_EQ(r["files_mismatched"], 1);
+  EXPECT_EQ(r["files_failed"], 0);
+  EXPECT_EQ(r["bytes_restored"], 4096);
+  EXPECT_EQ(r["seconds"], 1.5);
+  EXPECT_TRUE(r["error"].is_null());
+}
+
+TEST(Status, ARestoreThatCannotCompleteReschedulesOrFails) {
+  spec::Task task;
+  task.command = {"/bin/true"};
+  auto transient = outcome::restore_failed(task, {}, "the store is down", true, std::nullopt, cli::ExitCodeFrom::kCommand);
+  EXPECT_EQ(transient.action, spec::Action::kReschedule);
+  EXPECT_EQ(transient.exit_code, 75);
+  EXPECT_EQ(transient.supervisor_exit_code, 75);
+  EXPECT_EQ(transient.error, "restore: the store is down");
+  EXPECT_FALSE(transient.started_at.has_value());
+  auto permanent = outcome::restore_failed(task, {}, "x is not a manifest", false, std::nullopt, cli::ExitCodeFrom::kCommand);
+  EXPECT_EQ(permanent.action, spec::Action::kFail);
+  EXPECT_EQ(permanent.supervisor_exit_code, 125);
+  EXPECT_EQ(outcome::restore_failed(task, {}, "x", false, std::nullopt, cli::ExitCodeFrom::kAction).supervisor_exit_code, 1);
 }
 
 TEST(Status, NeverStartedHasNullTimesAndSignal) {
