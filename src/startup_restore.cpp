@@ -58,7 +58,13 @@ StartupRestore restore_before_start(std::vector<checkpoint::Configured>& entries
     for (std::size_t i = 0; i < entries.size(); ++i) {
       const auto& c = entries[i];
       if (!c.entry.restore) continue;
-      checkpoint::RestoreResult r = checkpoint::restore(c.entry, *c.store, retry, work->cancel);
+      checkpoint::RestoreResult r;
+      try {
+        r = checkpoint::restore(c.entry, *c.store, retry, work->cancel);
+      } catch (const std::exception& e) {  // nothing may end PID 1 from a thread
+        r.status.error = std::string("internal error: ") + e.what();
+        r.transient = true;
+      }
       std::lock_guard lock(work->mutex);
       work->statuses[i] = r.status;
       if (!r.status.ok && work->result.ok) {

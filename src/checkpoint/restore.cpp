@@ -214,8 +214,13 @@ RestoreResult restore(const spec::Checkpoint& entry, Store& store, const RetryPo
   auto work = [&] {
     for (std::size_t i = next++; i < manifest.files.size(); i = next++) {
       const ManifestEntry& e = manifest.files[i];
-      std::string local = (place.parent_path() / e.key).string();
-      FileOutcome o = restore_file(e, local, store, retry, control);
+      FileOutcome o;
+      try {
+        o = restore_file(e, (place.parent_path() / e.key).string(), store, retry, control);
+      } catch (const std::exception& ex) {  // a worker thread: nothing may escape it
+        o.error = e.key + ": " + ex.what();
+        o.transient = true;
+      }
       std::lock_guard lock(mutex);
       s.bytes_restored += o.bytes;
       switch (o.outcome) {

@@ -226,6 +226,27 @@ TEST(Restore, RestoredFilesKeepTheirModificationTime) {
   EXPECT_TRUE(contains(r.err, "0 stored, 1 unchanged")) << r.err;
 }
 
+// Without a restore: the files still there from a run before (same node, a restarted
+// container) count as stored once the first round reads the manifest; one edited since
+// is stored again.
+TEST(Restore, AManifestFoundAtStartUpSeedsTheIncrementalState) {
+  TempDir dir;
+  fs::create_directories(dir / "ck");
+  for (const char* name : {"a", "b", "c"}) write_file(dir / (std::string("ck/") + name), name);
+  auto r1 = run({"--checkpoint", entry(dir), "--", "/bin/true"});
+  ASSERT_EQ(r1.exit_code, 0) << r1.err;
+  auto a_inode = inode(dir / "store/ck/a");
+  write_file(dir / "ck/c", "edited");
+  auto r = run({"--status-file", dir / "s.json", "--checkpoint", entry(dir), "--", "/bin/true"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  auto final_round = read_json(dir / "s.json")["checkpoints"][0]["final"];
+  EXPECT_EQ(final_round["files_stored"], 1) << final_round.dump();
+  EXPECT_EQ(final_round["files_unchanged"], 2) << final_round.dump();
+  EXPECT_EQ(inode(dir / "store/ck/a"), a_inode) << "stored again";
+  EXPECT_EQ(read_file(dir / "store/ck/c"), "edited");
+  EXPECT_TRUE(check_store("ck.manifest.json", file_store_fetch(dir / "store")).ok());
+}
+
 // The declared files are written after the restore: they win.
 TEST(Restore, DeclaredFilesWinOverTheRestoredOnes) {
   TempDir dir;
