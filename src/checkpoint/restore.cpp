@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -163,6 +164,28 @@ FileOutcome restore_file(const ManifestEntry& e, const std::string& local, Store
   return out;
 }
 
+// What a killed restore left: its temporary files (".name.tmp-XXXXXX") in the directories
+// it writes, which the next round would otherwise store as checkpoint files. A file of
+// the checkpoint that merely looks so (it is listed) is kept.
+void remove_leftovers(const std::filesystem::path& base, const Manifest& manifest) {
+  namespace sfs = std::filesystem;
+  std::set<std::string> listed, dirs;
+  for (const auto& e : manifest.files) {
+    std::string local = (base / e.key).string();
+    listed.insert(local);
+    dirs.insert(sfs::path(local).parent_path().string());
+  }
+  for (const auto& dir : dirs) {
+    std::error_code ec;
+    for (sfs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+      std::string name = it->path().filename().string();
+      if (!fs::is_temporary_name(name) || listed.count(it->path().string()) || !it->is_regular_file(ec)) continue;
+      std::error_code removed;
+      if (sfs::remove(it->path(), removed)) spdlog::info("removed {}, left by a restore that was cut", it->path().string());
+    }
+  }
+}
+
 }  // namespace
 
 RestoreResult restore(const spec::Checkpoint& entry, Store& store, const RetryPolicy& retry, const Cancel& cancel) {
@@ -207,6 +230,8 @@ RestoreResult restore(const spec::Checkpoint& entry, Store& store, const RetryPo
       return finish();
     }
   }
+
+  remove_leftovers(place.parent_path(), manifest);
 
   // Files at once, as many as the store takes; each worker takes the next file.
   std::atomic<std::size_t> next{0};

@@ -226,6 +226,25 @@ TEST(Restore, RestoredFilesKeepTheirModificationTime) {
   EXPECT_TRUE(contains(r.err, "0 stored, 1 unchanged")) << r.err;
 }
 
+// A restore that was cut (SIGKILL) left a temporary file beside a file it was writing:
+// the next restore removes it, so that no round stores it; a listed file so named stays.
+TEST(Restore, TemporaryFilesOfACutRestoreAreRemoved) {
+  TempDir dir;
+  fs::create_directories(dir / "ck/sub");
+  write_file(dir / "ck/sub/model.pt", "model");
+  write_file(dir / "ck/.real.tmp-ABC123", "a checkpoint file so named");
+  store_then_wipe(dir);
+  fs::create_directories(dir / "ck/sub");
+  write_file(dir / "ck/sub/.model.pt.tmp-x1Y2z3", "half a model");
+  auto r = run({"--status-file", dir / "s.json", "--restore", "--checkpoint", entry(dir), "--", "/bin/true"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "ck/sub/.model.pt.tmp-x1Y2z3")) << r.err;
+  EXPECT_EQ(read_file(dir / "ck/.real.tmp-ABC123"), "a checkpoint file so named");
+  EXPECT_EQ(read_file(dir / "ck/sub/model.pt"), "model");
+  EXPECT_FALSE(fs::exists(dir / "store/ck/sub/.model.pt.tmp-x1Y2z3")) << "the next round stored it";
+  EXPECT_TRUE(contains(r.err, "left by a restore that was cut")) << r.err;
+}
+
 // Without a restore: the files still there from a run before (same node, a restarted
 // container) count as stored once the first round reads the manifest; one edited since
 // is stored again.
