@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "harness.hpp"
 #include "store_check.hpp"
@@ -41,6 +42,12 @@ int number_in(const std::string& path) {
   } catch (const std::exception&) {
     return -1;
   }
+}
+
+RunOptions with_env(std::vector<std::string> env) {
+  RunOptions options;
+  options.env = std::move(env);
+  return options;
 }
 
 std::uint64_t inode(const std::string& path) {
@@ -87,7 +94,7 @@ TEST(Restore, ThePreemptionDrill) {
   fs::remove_all(dir / "ck");  // a new node
   auto r2 = run({"--status-file", dir / "s2.json", "--restore", "--checkpoint", checkpoint, "--", "/bin/sh", "-c",
                  train, "train", "5"},
-                {.timeout = std::chrono::milliseconds(60'000)});
+                with_env({}));
   ASSERT_EQ(r2.exit_code, 0) << r2.err;
   EXPECT_EQ(number_in(dir / "resumed-from"), last_stored) << "resumed from the newest stored epoch";
   auto s = read_json(dir / "s2.json");
@@ -286,16 +293,16 @@ TEST(Restore, SuperviseRestoreFalseTurnsItOffAndTheCommandLineWins) {
   fs::create_directories(dir / "ck");
   write_file(dir / "ck/a", "a");
   store_then_wipe(dir);
-  auto off = run({"--checkpoint", entry(dir, ",restore=true"), "--", "/bin/true"}, {.env = {"SUPERVISE_RESTORE=false"}});
+  auto off = run({"--checkpoint", entry(dir, ",restore=true"), "--", "/bin/true"}, with_env({"SUPERVISE_RESTORE=false"}));
   EXPECT_EQ(off.exit_code, 0) << off.err;
   EXPECT_FALSE(contains(off.err, "Restoring")) << off.err;
   fs::remove_all(dir / "ck");
-  auto on = run({"--restore", "--checkpoint", entry(dir), "--", "/bin/true"}, {.env = {"SUPERVISE_RESTORE=0"}});
+  auto on = run({"--restore", "--checkpoint", entry(dir), "--", "/bin/true"}, with_env({"SUPERVISE_RESTORE=0"}));
   EXPECT_EQ(on.exit_code, 0) << on.err;
   EXPECT_EQ(read_file(dir / "ck/a"), "a");
-  auto env_on = run({"--checkpoint", entry(dir), "--", "/bin/true"}, {.env = {"SUPERVISE_RESTORE=1"}});
+  auto env_on = run({"--checkpoint", entry(dir), "--", "/bin/true"}, with_env({"SUPERVISE_RESTORE=1"}));
   EXPECT_TRUE(contains(env_on.err, "Restoring data from")) << env_on.err;
-  auto bad = run({"--checkpoint", entry(dir), "--", "/bin/true"}, {.env = {"SUPERVISE_RESTORE=yes"}});
+  auto bad = run({"--checkpoint", entry(dir), "--", "/bin/true"}, with_env({"SUPERVISE_RESTORE=yes"}));
   EXPECT_EQ(bad.exit_code, 125);
   EXPECT_TRUE(contains(bad.err, "SUPERVISE_RESTORE: \"yes\" is not true, false, 1 or 0")) << bad.err;
 }

@@ -39,7 +39,7 @@ TEST(Status, DocumentHasEveryFieldInSpecOrder) {
   s.finished_at = at(1795341912480);
   s.stop = status::Stop{"SIGTERM", at(1795341902001)};
   s.checkpoints.push_back({"/tmp/checkpoints", "s3://bucket/prefix", 5, 0,
-                           status::CheckpointFinal{true, 3, 10, 0, 5242880, 0.8, std::nullopt}, {}});
+                           status::CheckpointFinal{true, 3, 10, 0, 5242880, 0.8, std::nullopt}, std::nullopt, {}});
   s.supervisor_exit_code = 137;
   auto j = status::to_json(s);
   std::vector<std::string> keys;
@@ -141,7 +141,7 @@ TEST(Status, CompactFitsAndStaysValid) {
   EXPECT_EQ(json::parse(status::render_compact(s)), json::parse(status::render(s)));  // small: unchanged
 
   for (int i = 0; i < 100; ++i) s.command.push_back(std::string(1000, static_cast<char>('a' + i % 26)));
-  for (int i = 0; i < 50; ++i) s.checkpoints.push_back({"/p" + std::to_string(i), "file:///x", 1, 0, std::nullopt, {}});
+  for (int i = 0; i < 50; ++i) s.checkpoints.push_back({"/p" + std::to_string(i), "file:///x", 1, 0, std::nullopt, std::nullopt, {}});
   s.error = std::string(10000, 'e');
   for (std::size_t limit : {4096u, 1024u, 300u}) {
     std::string compact = status::render_compact(s, limit);
