@@ -89,3 +89,61 @@ std::string crc32c_hex(std::uint32_t crc) {
 }
 
 }  // namespace supervise::checkpoint
+
+namespace supervise::checkpoint {
+namespace {
+
+// GF(2) matrices of 32 columns: the operator "append one zero bit" and its powers
+// (zlib's crc32_combine, with CRC-32C's reflected polynomial).
+std::uint32_t times(const std::uint32_t* matrix, std::uint32_t vector) {
+  std::uint32_t sum = 0;
+  for (int i = 0; vector != 0; vector >>= 1, ++i)
+    if (vector & 1) sum ^= matrix[i];
+  return sum;
+}
+
+void square(std::uint32_t* out, const std::uint32_t* matrix) {
+  for (int i = 0; i < 32; ++i) out[i] = times(matrix, matrix[i]);
+}
+
+}  // namespace
+
+std::uint32_t crc32c_combine(std::uint32_t first, std::uint32_t second, std::uint64_t second_size) {
+  if (second_size == 0) return first;
+  std::uint32_t even[32], odd[32];
+  odd[0] = 0x82F63B78u;  // one zero bit
+  for (int i = 1, row = 1; i < 32; ++i, row <<= 1) odd[i] = static_cast<std::uint32_t>(row);
+  square(even, odd);  // two zero bits
+  square(odd, even);  // four
+  // Apply len2 zero bytes to `first`: the first squaring gives one byte (eight bits).
+  do {
+    square(even, odd);
+    if (second_size & 1) first = times(even, first);
+    second_size >>= 1;
+    if (second_size == 0) break;
+    square(odd, even);
+    if (second_size & 1) first = times(odd, first);
+    second_size >>= 1;
+  } while (second_size != 0);
+  return first ^ second;
+}
+
+}  // namespace supervise::checkpoint
+
+namespace supervise::checkpoint {
+
+std::string crc32c_base64(std::uint32_t crc) {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  const unsigned char b[4] = {static_cast<unsigned char>(crc >> 24), static_cast<unsigned char>(crc >> 16),
+                              static_cast<unsigned char>(crc >> 8), static_cast<unsigned char>(crc)};
+  std::string out;
+  out += kAlphabet[b[0] >> 2];
+  out += kAlphabet[((b[0] & 3) << 4) | (b[1] >> 4)];
+  out += kAlphabet[((b[1] & 15) << 2) | (b[2] >> 6)];
+  out += kAlphabet[b[2] & 63];
+  out += kAlphabet[b[3] >> 2];
+  out += kAlphabet[(b[3] & 3) << 4];
+  return out + "==";
+}
+
+}  // namespace supervise::checkpoint

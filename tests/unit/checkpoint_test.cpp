@@ -66,6 +66,36 @@ TEST(Crc32c, Hex) {
   EXPECT_EQ(crc32c_hex(0xffffffffu), "ffffffff");
 }
 
+// The CRC of A+B combined from crc(A), crc(B) and |B| equals the one-pass CRC, for
+// random splits of random sizes (empty parts, single bytes, parts of many MiB).
+TEST(Crc32c, CombineEqualsOnePass) {
+  std::mt19937_64 random(16);
+  std::string data(20u << 20, '\0');
+  for (auto& c : data) c = static_cast<char>(random());
+  for (int round = 0; round < 200; ++round) {
+    std::size_t size = round < 100 ? random() % 5000 : random() % data.size();
+    std::size_t cut = size == 0 ? 0 : random() % (size + 1);
+    std::uint32_t a = crc32c(0, data.data(), cut);
+    std::uint32_t b = crc32c(0, data.data() + cut, size - cut);
+    ASSERT_EQ(crc32c_combine(a, b, size - cut), crc32c(0, data.data(), size)) << "size " << size << " cut " << cut;
+  }
+  // Many parts, as a multipart upload combines them.
+  std::uint32_t combined = 0;
+  const std::size_t part = 1u << 20;
+  for (std::size_t offset = 0; offset < data.size(); offset += part)
+    combined = crc32c_combine(combined, crc32c(0, data.data() + offset, std::min(part, data.size() - offset)),
+                              std::min(part, data.size() - offset));
+  EXPECT_EQ(combined, crc32c(0, data.data(), data.size()));
+  EXPECT_EQ(crc32c_combine(0x12345678u, 0u, 0), 0x12345678u);
+}
+
+// S3's form: the 4 bytes big-endian in base64 ("123456789" -> e3069283 -> 4waSgw==).
+TEST(Crc32c, Base64) {
+  EXPECT_EQ(crc32c_base64(0xe3069283u), "4waSgw==");
+  EXPECT_EQ(crc32c_base64(0u), "AAAAAA==");
+  EXPECT_EQ(crc32c_base64(0xffffffffu), "/////w==");
+}
+
 // The 8-byte path and the byte-at-a-time tail must agree, at every alignment and
 // length: one call over a buffer equals the same bytes fed in small odd chunks.
 TEST(Crc32c, OneCallEqualsManyChunksAtAnyAlignment) {
@@ -656,6 +686,24 @@ TEST_F(RoundTest, FirstRoundStoresEverythingInOsmoLayout) {
   // No temporary file left beside anything.
   for (const auto& e : stdfs::recursive_directory_iterator(store_dir_))
     EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << e.path();
+}
+
+// The figures of its progress lines: the files the round stores and their bytes, and
+// the bytes the store moved (the files', not the manifest's).
+TEST_F(RoundTest, ProgressCountsTheRoundsTotalsAndTheBytesMoved) {
+  FileStore store(store_dir_);
+  ASSERT_TRUE(round(store).ok());
+  EXPECT_EQ(progress_.total_files, 3u);
+  EXPECT_EQ(progress_.total_bytes, 14u);
+  EXPECT_EQ(progress_.moved, 14u);
+  EXPECT_EQ(progress_.stored, 3u);
+  EXPECT_EQ(progress_.bytes, 14u);
+  progress_.reset();  // as the engine does before each round
+  write(root_ + "/sub/b.pt", "beta, longer");
+  ASSERT_TRUE(round(store).ok());
+  EXPECT_EQ(progress_.total_files, 1u);
+  EXPECT_EQ(progress_.total_bytes, 12u);
+  EXPECT_EQ(progress_.moved, 12u);
 }
 
 TEST_F(RoundTest, SecondRoundWithoutChangeStoresNothing) {
