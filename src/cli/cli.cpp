@@ -228,6 +228,18 @@ Environment (an option on the command line wins over its variable):
   SUPERVISE_S3_MULTIPART_THRESHOLD
                               s3:// files larger than this go up in parts: bytes or K/M/G
                               (binary), 5MiB to 5GiB (default 64MiB)
+  SUPERVISE_S3_MULTIPART_CHUNKSIZE
+                              size of a part, 5MiB to 5GiB (default 8MiB)
+  SUPERVISE_S3_MAX_CONCURRENT_REQUESTS
+                              parts and files in flight at once, 1 to 256 (default 16);
+                              memory is bounded by this many parts
+  AWS_REQUEST_CHECKSUM_CALCULATION
+                              when_supported (default): every upload carries its CRC-32C
+                              for the server to verify; when_required: none
+  AWS_RESPONSE_CHECKSUM_VALIDATION
+                              when_supported (default): a whole-object download is checked
+                              against the object's CRC-32C too; when_required: only
+                              against the manifest's
   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN
                               s3:// credentials; without them the shared credentials file
   AWS_SHARED_CREDENTIALS_FILE that file (default ~/.aws/credentials)

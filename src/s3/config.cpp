@@ -1,3 +1,4 @@
+#include <cerrno>
 #include "supervise/s3/config.hpp"
 
 #include <cctype>
@@ -24,9 +25,11 @@ std::optional<std::string> non_empty(const GetEnv& getenv, const std::string& na
 }  // namespace
 
 Result<std::uint64_t> parse_multipart_threshold(const std::string& text) {
-  auto bad = [&](const std::string& why) {
-    return Error{"SUPERVISE_S3_MULTIPART_THRESHOLD " + quote(text) + " " + why};
-  };
+  return parse_size("SUPERVISE_S3_MULTIPART_THRESHOLD", text);
+}
+
+Result<std::uint64_t> parse_size(const std::string& name, const std::string& text) {
+  auto bad = [&](const std::string& why) { return Error{name + " " + quote(text) + " " + why}; };
   std::size_t i = 0;
   std::uint64_t n = 0;
   while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
@@ -130,6 +133,31 @@ Result<Config> resolve_config(const GetEnv& getenv, const ReadFile& read_file) {
     auto threshold = parse_multipart_threshold(*t);
     if (!threshold) return Error{threshold.error()};
     config.multipart_threshold = *threshold;
+  }
+  if (auto t = non_empty(getenv, "SUPERVISE_S3_MULTIPART_CHUNKSIZE")) {
+    auto size = parse_size("SUPERVISE_S3_MULTIPART_CHUNKSIZE", *t);
+    if (!size) return Error{size.error()};
+    config.part_size = *size;
+  }
+  if (auto t = non_empty(getenv, "SUPERVISE_S3_MAX_CONCURRENT_REQUESTS")) {
+    char* end = nullptr;
+    errno = 0;
+    unsigned long n = std::strtoul(t->c_str(), &end, 10);
+    if (errno != 0 || end == t->c_str() || *end != '\0' || n < 1 || n > kMaxConcurrentRequests || (*t)[0] == '-')
+      return Error{"SUPERVISE_S3_MAX_CONCURRENT_REQUESTS " + quote(*t) + " is not a number from 1 to " +
+                   std::to_string(kMaxConcurrentRequests)};
+    config.max_concurrent_requests = static_cast<unsigned>(n);
+  }
+  // The AWS SDKs' own settings: "when_supported" (their default, and ours) or "when_required".
+  for (auto [name, flag] : {std::pair{"AWS_REQUEST_CHECKSUM_CALCULATION", &config.request_checksums},
+                            std::pair{"AWS_RESPONSE_CHECKSUM_VALIDATION", &config.response_checksums}}) {
+    auto v = non_empty(getenv, name);
+    if (!v) continue;
+    std::string value = *v;
+    for (auto& c : value) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (value == "when_supported") *flag = true;
+    else if (value == "when_required") *flag = false;
+    else return Error{std::string(name) + " " + quote(*v) + " is not when_supported or when_required"};
   }
   return config;
 }

@@ -453,5 +453,52 @@ TEST(S3MultipartThreshold, FromTheEnvironment) {
   EXPECT_NE(bad.error().find("SUPERVISE_S3_MULTIPART_THRESHOLD \"lots\""), std::string::npos) << bad.error();
 }
 
+// Issue 16's settings: the part size and the parts in flight (as the AWS CLI names them),
+// and the AWS SDKs' checksum settings.
+TEST(S3TransferSettings, FromTheEnvironment) {
+  Vars env = {{"AWS_ACCESS_KEY_ID", "AKID"}, {"AWS_SECRET_ACCESS_KEY", "s"}};
+  auto unset = Lookups{env, {}, {}}.resolve();
+  ASSERT_TRUE(unset.ok()) << unset.error();
+  EXPECT_EQ(unset->part_size, kDefaultPartSize);
+  EXPECT_EQ(unset->max_concurrent_requests, kDefaultConcurrentRequests);
+  EXPECT_TRUE(unset->request_checksums);
+  EXPECT_TRUE(unset->response_checksums);
+  env["SUPERVISE_S3_MULTIPART_CHUNKSIZE"] = "16MiB";
+  env["SUPERVISE_S3_MAX_CONCURRENT_REQUESTS"] = "4";
+  env["AWS_REQUEST_CHECKSUM_CALCULATION"] = "WHEN_REQUIRED";
+  env["AWS_RESPONSE_CHECKSUM_VALIDATION"] = "when_required";
+  auto set = Lookups{env, {}, {}}.resolve();
+  ASSERT_TRUE(set.ok()) << set.error();
+  EXPECT_EQ(set->part_size, 16ull << 20);
+  EXPECT_EQ(set->max_concurrent_requests, 4u);
+  EXPECT_FALSE(set->request_checksums);
+  EXPECT_FALSE(set->response_checksums);
+  env["AWS_REQUEST_CHECKSUM_CALCULATION"] = "when_supported";
+  auto back = Lookups{env, {}, {}}.resolve();
+  ASSERT_TRUE(back.ok());
+  EXPECT_TRUE(back->request_checksums);
+}
+
+TEST(S3TransferSettings, BadValuesAreNamed) {
+  struct Row {
+    std::string name, value, message;
+  };
+  for (const Row& row : std::vector<Row>{
+           {"SUPERVISE_S3_MULTIPART_CHUNKSIZE", "1MiB", "is below 5MiB"},
+           {"SUPERVISE_S3_MULTIPART_CHUNKSIZE", "big", "is not a size"},
+           {"SUPERVISE_S3_MAX_CONCURRENT_REQUESTS", "0", "is not a number from 1 to 256"},
+           {"SUPERVISE_S3_MAX_CONCURRENT_REQUESTS", "257", "is not a number from 1 to 256"},
+           {"SUPERVISE_S3_MAX_CONCURRENT_REQUESTS", "-3", "is not a number from 1 to 256"},
+           {"SUPERVISE_S3_MAX_CONCURRENT_REQUESTS", "8x", "is not a number from 1 to 256"},
+           {"AWS_REQUEST_CHECKSUM_CALCULATION", "never", "is not when_supported or when_required"},
+           {"AWS_RESPONSE_CHECKSUM_VALIDATION", "off", "is not when_supported or when_required"},
+       }) {
+    Vars env = {{"AWS_ACCESS_KEY_ID", "AKID"}, {"AWS_SECRET_ACCESS_KEY", "s"}, {row.name, row.value}};
+    auto got = Lookups{env, {}, {}}.resolve();
+    ASSERT_FALSE(got.ok()) << row.name << "=" << row.value;
+    EXPECT_NE(got.error().find(row.name + " \"" + row.value + "\" " + row.message), std::string::npos) << got.error();
+  }
+}
+
 }  // namespace
 }  // namespace supervise::s3

@@ -17,6 +17,9 @@
 namespace supervise::s3 {
 
 inline constexpr std::uint64_t kDefaultMultipartThreshold = 64ull << 20;
+inline constexpr std::uint64_t kDefaultPartSize = 8ull << 20;
+inline constexpr unsigned kDefaultConcurrentRequests = 16;
+inline constexpr unsigned kMaxConcurrentRequests = 256;
 inline constexpr std::uint64_t kMaxSinglePut = 5ull << 30;  // S3's limit for one PutObject
 
 struct Credentials {
@@ -34,6 +37,16 @@ struct Config {
   std::string ca_bundle;  // AWS_CA_BUNDLE: certificates to trust instead of the system's
   // SUPERVISE_S3_MULTIPART_THRESHOLD: files larger than this go up in parts
   std::uint64_t multipart_threshold = kDefaultMultipartThreshold;
+  // SUPERVISE_S3_MULTIPART_CHUNKSIZE: the size of a part (more for a file above 10,000 parts)
+  std::uint64_t part_size = kDefaultPartSize;
+  // SUPERVISE_S3_MAX_CONCURRENT_REQUESTS: parts (and small files read whole) in flight
+  // at once, shared by all files of a round or restore; memory is bounded by this many
+  // parts.
+  unsigned max_concurrent_requests = kDefaultConcurrentRequests;
+  // AWS_REQUEST_CHECKSUM_CALCULATION / AWS_RESPONSE_CHECKSUM_VALIDATION: when_supported
+  // (true) or when_required (false).
+  bool request_checksums = true;
+  bool response_checksums = true;
 };
 
 using GetEnv = std::function<std::optional<std::string>(const std::string&)>;
@@ -47,6 +60,8 @@ Result<Config> resolve_config(const GetEnv& getenv, const ReadFile& read_file);
 // KiB, M, MB, MiB, G, GB, GiB: all powers of 1024, as the AWS CLI reads them). Bounded
 // by 5 MiB (S3's smallest part) and 5 GiB (its largest single PutObject).
 Result<std::uint64_t> parse_multipart_threshold(const std::string& text);
+// The same rules for any size variable, named `name` in its error.
+Result<std::uint64_t> parse_size(const std::string& name, const std::string& text);
 
 // Parses an INI credentials file and returns the keys of `profile` (nullopt if absent).
 std::optional<Credentials> parse_credentials_file(const std::string& text, const std::string& profile);
