@@ -123,6 +123,22 @@ long SourceFile::read(char* buffer, std::size_t size) {
   }
 }
 
+bool SourceFile::read_at(char* buffer, std::size_t size, std::uint64_t offset, std::string& error) const {
+  while (size > 0) {
+    ssize_t n = ::pread(fd_, buffer, size, static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      error = "cannot read " + path_ + ": " + std::strerror(errno);
+      return false;
+    }
+    if (n == 0) return false;  // it shrank
+    buffer += n;
+    size -= static_cast<std::size_t>(n);
+    offset += static_cast<std::uint64_t>(n);
+  }
+  return true;
+}
+
 bool SourceFile::changed() {
   struct stat st {};
   if (unsettled_ || ::fstat(fd_, &st) != 0) return true;
@@ -139,6 +155,21 @@ bool SinkFile::rewind() {
   if (::ftruncate(fd_, 0) != 0 || ::lseek(fd_, 0, SEEK_SET) != 0) {
     error_ = std::string("cannot truncate: ") + std::strerror(errno);
     return false;
+  }
+  return true;
+}
+
+bool SinkFile::write_at(const char* data, std::size_t size, std::uint64_t offset, std::string& error) {
+  while (size > 0) {
+    ssize_t n = ::pwrite(fd_, data, size, static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      error = std::string("cannot write: ") + std::strerror(errno);
+      return false;
+    }
+    data += n;
+    size -= static_cast<std::size_t>(n);
+    offset += static_cast<std::uint64_t>(n);
   }
   return true;
 }

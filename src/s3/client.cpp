@@ -18,6 +18,14 @@ constexpr std::size_t kMaxObject = std::size_t{1} << 30;
 
 std::string display(const std::string& bucket, const std::string& key) { return "s3://" + bucket + "/" + key; }
 
+// The checksum headers of a PutObject or UploadPart, as the AWS SDKs send them: the
+// value, and the algorithm (which makes S3, and moto, keep it with the object).
+void add_checksum(std::vector<std::string>& headers, const std::string& checksum) {
+  if (checksum.empty()) return;
+  headers.push_back("x-amz-checksum-crc32c: " + checksum);
+  headers.push_back("x-amz-sdk-checksum-algorithm: CRC32C");
+}
+
 }  // namespace
 
 BodySource memory_body(std::string_view data) {
@@ -42,6 +50,7 @@ struct Client::Request {
   std::string query;  // already encoded and sorted
   BodySource body;    // PUT/POST body (size 0: none)
   std::string content_type;
+  std::vector<std::string> headers;  // more request headers ("x-amz-checksum-crc32c: ...")
   Interrupt interrupt;
   std::chrono::seconds timeout{0};  // whole request; 0: none (the low-speed limit guards it)
   bool low_speed_limit = true;
@@ -52,6 +61,8 @@ struct Client::Request {
   // Filled by perform_once.
   std::string response;
   std::string etag;
+  std::string checksum;  // x-amz-checksum-crc32c of the answer
+  std::uint64_t object_size = 0;  // from Content-Range
   bool truncated = false;
 
   Request(std::string m, std::string b, std::string k, std::string q = "", BodySource body_source = {},
@@ -194,6 +205,8 @@ Outcome Client::perform_once(Request& r, Handle handle) {
   r.response.clear();
   r.truncated = false;
   r.etag.clear();
+  r.checksum.clear();
+  r.object_size = 0;
   std::string url = object_url(config_, r.bucket, r.key) + (r.query.empty() ? "" : "?" + r.query);
   std::string what = r.method + " " + display(r.bucket, r.key);
   std::string sigv4 = "aws:amz:" + config_.region + ":s3";
@@ -205,6 +218,7 @@ Outcome Client::perform_once(Request& r, Handle handle) {
   if (!config_.credentials.session_token.empty())
     headers = curl_.slist_append(headers, ("x-amz-security-token: " + config_.credentials.session_token).c_str());
   if (!r.content_type.empty()) headers = curl_.slist_append(headers, ("Content-Type: " + r.content_type).c_str());
+  for (const auto& extra : r.headers) headers = curl_.slist_append(headers, extra.c_str());
   std::unique_ptr<curl_slist, void (*)(curl_slist*)> header_guard(headers, curl_.slist_free_all);
 
   auto set = curl_.easy_setopt;
@@ -265,6 +279,18 @@ Outcome Client::perform_once(Request& r, Handle handle) {
       while (!v.empty() && (v.back() == '\r' || v.back() == '\n' || v.back() == ' ')) v.remove_suffix(1);
       req->etag = std::string(v);
     }
+    constexpr std::string_view kChecksum = "x-amz-checksum-crc32c:";
+    if (line.size() > kChecksum.size() && strncasecmp(line.data(), kChecksum.data(), kChecksum.size()) == 0) {
+      std::string_view v = line.substr(kChecksum.size());
+      while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+      while (!v.empty() && (v.back() == '\r' || v.back() == '\n' || v.back() == ' ')) v.remove_suffix(1);
+      req->checksum = std::string(v);
+    }
+    constexpr std::string_view kRange = "content-range:";  // "bytes 0-99/1234"
+    if (line.size() > kRange.size() && strncasecmp(line.data(), kRange.data(), kRange.size()) == 0) {
+      auto slash = line.rfind('/');
+      if (slash != std::string_view::npos) req->object_size = std::strtoull(line.data() + slash + 1, nullptr, 10);
+    }
     return size * n;
   };
   set(h, CURLOPT_WRITEFUNCTION, on_body);
@@ -322,6 +348,8 @@ Outcome Client::perform_once(Request& r, Handle handle) {
   }
   curl_.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out.status);
   out.etag = r.etag;
+  out.checksum = r.checksum;
+  out.object_size = r.object_size;
   curl_off_t length = -1;
   curl_.easy_getinfo(h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
   if (length > 0) out.content_length = static_cast<std::uint64_t>(length);
@@ -342,8 +370,10 @@ Outcome Client::perform_once(Request& r, Handle handle) {
   return out;
 }
 
-Outcome Client::put_object(const std::string& bucket, const std::string& key, BodySource body, Interrupt interrupt) {
+Outcome Client::put_object(const std::string& bucket, const std::string& key, BodySource body, Interrupt interrupt,
+                           const std::string& checksum) {
   Request r("PUT", bucket, key, "", std::move(body), "", interrupt);
+  add_checksum(r.headers, checksum);
   return perform(r);
 }
 
@@ -354,9 +384,16 @@ Outcome Client::get_object(const std::string& bucket, const std::string& key, In
 }
 
 Outcome Client::get_object_to(const std::string& bucket, const std::string& key, BodySink sink,
-                              Interrupt interrupt) {
+                              Interrupt interrupt, std::optional<ByteRange> range) {
   Request r("GET", bucket, key, "", {}, "", interrupt);
   r.sink = std::move(sink);
+  if (range) {
+    r.headers.push_back("Range: bytes=" + std::to_string(range->first) + "-" + std::to_string(range->last));
+    if (!range->if_match.empty()) r.headers.push_back("If-Match: " + range->if_match);
+  } else if (config_.response_checksums) {
+    // The object's own checksum comes back with it (S3 sends none for a range).
+    r.headers.push_back("x-amz-checksum-mode: ENABLED");
+  }
   return perform(r);
 }
 
@@ -366,12 +403,13 @@ Outcome Client::head_object(const std::string& bucket, const std::string& key, I
 }
 
 Outcome Client::create_multipart(const std::string& bucket, const std::string& key, std::string& upload_id,
-                                 Interrupt interrupt) {
+                                 Interrupt interrupt, bool checksums) {
   static const std::string empty;
   // The Content-Type of CreateMultipartUpload becomes the object's: without one, curl's
   // POST default (application/x-www-form-urlencoded) would. Use S3's own default.
   Request r("POST", bucket, key, encode_query({{"uploads", ""}}), memory_body(empty), "binary/octet-stream",
             interrupt);
+  if (checksums) r.headers.push_back("x-amz-checksum-algorithm: CRC32C");
   Outcome out = perform(r);
   if (out.ok) {
     upload_id = xml_element(out.body, "UploadId").value_or("");
@@ -384,15 +422,17 @@ Outcome Client::create_multipart(const std::string& bucket, const std::string& k
 }
 
 Outcome Client::upload_part(const std::string& bucket, const std::string& key, const std::string& upload_id,
-                            int part, BodySource body, Interrupt interrupt) {
+                            int part, BodySource body, Interrupt interrupt, const std::string& checksum) {
   Request r("PUT", bucket, key, encode_query({{"partNumber", std::to_string(part)}, {"uploadId", upload_id}}),
             std::move(body), "", interrupt);
+  add_checksum(r.headers, checksum);
   return perform(r);
 }
 
 Outcome Client::complete_multipart(const std::string& bucket, const std::string& key, const std::string& upload_id,
-                                   const std::vector<std::string>& etags, std::uint64_t size, Interrupt interrupt) {
-  std::string xml = complete_multipart_body(etags);
+                                   const std::vector<std::string>& etags, std::uint64_t size, Interrupt interrupt,
+                                   const std::vector<std::string>& checksums) {
+  std::string xml = complete_multipart_body(etags, checksums);
   Request r("POST", bucket, key, encode_query({{"uploadId", upload_id}}), memory_body(xml), "application/xml",
             interrupt);
   r.low_speed_limit = false;

@@ -143,7 +143,7 @@ std::optional<S3Error> parse_error(std::string_view body) {
   return e;
 }
 
-std::string complete_multipart_body(const std::vector<std::string>& etags) {
+std::string complete_multipart_body(const std::vector<std::string>& etags, const std::vector<std::string>& checksums) {
   std::string out = "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">";
   for (std::size_t i = 0; i < etags.size(); ++i) {
     std::string etag;
@@ -153,7 +153,9 @@ std::string complete_multipart_body(const std::vector<std::string>& etags) {
       else if (c == '<') etag += "&lt;";
       else etag += c;
     }
-    out += "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>" + etag + "</ETag></Part>";
+    out += "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>" + etag + "</ETag>";
+    if (i < checksums.size()) out += "<ChecksumCRC32C>" + checksums[i] + "</ChecksumCRC32C>";  // base64: nothing to escape
+    out += "</Part>";
   }
   return out + "</CompleteMultipartUpload>";
 }
@@ -208,9 +210,8 @@ std::chrono::seconds complete_timeout(std::uint64_t size) {
   return std::chrono::seconds(120 + size / (64ull << 20));
 }
 
-std::uint64_t part_size(std::uint64_t size) {
-  constexpr std::uint64_t kMin = 8ull << 20;
-  return std::max<std::uint64_t>(kMin, (size + 9999) / 10000);
+std::uint64_t part_size(std::uint64_t size, std::uint64_t chunk) {
+  return std::max<std::uint64_t>(chunk, (size + 9999) / 10000);
 }
 
 bool retryable(long http_status, std::string_view code) {

@@ -2,11 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
 
+#include "supervise/checkpoint/crc32c.hpp"
 #include "supervise/s3/request.hpp"
 #include "supervise/utf8.hpp"
 
@@ -53,7 +55,12 @@ checkpoint::PutResult changed(const checkpoint::Stamp& stamp) {
 }  // namespace
 
 S3Store::S3Store(std::shared_ptr<Client> client, std::string bucket, std::string prefix)
-    : client_(std::move(client)), bucket_(std::move(bucket)), prefix_(std::move(prefix)) {}
+    : client_(std::move(client)),
+      bucket_(std::move(bucket)),
+      prefix_(std::move(prefix)),
+      pool_(std::make_unique<checkpoint::TransferPool>(client_->config().max_concurrent_requests)) {}
+
+unsigned S3Store::parallelism() const { return pool_->slots(); }
 
 std::string S3Store::key_problem(const std::string& key) const {
   std::string full = full_key(key);
@@ -72,21 +79,76 @@ checkpoint::PutResult S3Store::put_file(const std::string& key, const std::strin
     r.error = in->error();
     return r;
   }
-  if (in->stamp().size > client_->options().multipart_threshold) return put_multipart(key, *in, control);
+  const std::uint64_t size = in->stamp().size;
+  if (size > client_->options().multipart_threshold) return put_multipart(key, *in, control);
+  if (size <= client_->config().part_size) return put_whole(key, *in, control);
   return put_single(key, source, std::move(in), control);
+}
+
+checkpoint::PutResult S3Store::put_whole(const std::string& key, checkpoint::SourceFile& in,
+                                         const checkpoint::Control& control) {
+  // A file no larger than a part is read once into memory (within a slot of the pool):
+  // its checksum is known before the first byte goes, and a retry resends those bytes.
+  checkpoint::TransferPool::Slot slot(*pool_, control);
+  checkpoint::PutResult r;
+  if (!slot.held()) {
+    r.error = "PUT s3://" + bucket_ + "/" + full_key(key) + ": " + control.give_up_reason();
+    return r;
+  }
+  const checkpoint::Stamp stamp = in.stamp();
+  std::string buffer(static_cast<std::size_t>(stamp.size), '\0');
+  std::size_t filled = 0;
+  while (filled < buffer.size()) {
+    long n = in.read(buffer.data() + filled, buffer.size() - filled);
+    if (n <= 0) break;
+    filled += static_cast<std::size_t>(n);
+  }
+  if (filled < buffer.size() && !in.error().empty()) {
+    r.error = in.error();
+    return r;
+  }
+  // Shrank, grew or was rewritten while read: nothing went up; stored again later.
+  if (filled < buffer.size() || in.changed()) return changed(stamp);
+  const std::string checksum = client_->config().request_checksums ? checkpoint::crc32c_base64(in.crc32c()) : "";
+  Outcome o = client_->put_object(bucket_, full_key(key), memory_body(buffer), {&control}, checksum);
+  r = from(o, /*redo_is_cheap=*/true);
+  r.stamp = stamp;
+  r.crc32c = in.crc32c();
+  r.bytes = o.ok ? stamp.size : 0;
+  if (o.ok) control.add_moved(stamp.size);
+  return r;
 }
 
 checkpoint::PutResult S3Store::put_single(const std::string& key, const std::string& source,
                                           std::unique_ptr<checkpoint::SourceFile> in,
                                           const checkpoint::Control& control) {
-  // One PutObject streamed from the file; a retry reads the file again from the start.
-  // The request declares the size seen at open. Before the last byte goes, the file is
-  // checked: if it moved while being read, the transfer is aborted, so the server never
-  // has the whole body and the object keeps its last version. A file that ends early
-  // (it shrank) aborts too, or the server would wait for the missing bytes until the
-  // low-speed limit cut the connection. A retry needs the very same version.
+  // One PutObject streamed from the file (a file above a part, below the multipart
+  // threshold); a retry reads the file again from the start. The request declares the
+  // size seen at open. Before the last byte goes, the file is checked: if it moved
+  // while being read, the transfer is aborted, so the server never has the whole body
+  // and the object keeps its last version. A file that ends early (it shrank) aborts
+  // too, or the server would wait for the missing bytes until the low-speed limit cut
+  // the connection. A retry needs the very same version. With checksums, the file is
+  // read once first for its CRC-32C, which goes in a header before the body (the
+  // checksum of the bytes sent is compared with it before the last byte goes).
   const checkpoint::Stamp first = in->stamp();
   const std::uint64_t declared = first.size;
+  std::string checksum;
+  std::optional<std::uint32_t> expected;
+  if (client_->config().request_checksums) {
+    std::string error;
+    auto crc = file_crc32c(*in, declared, error);
+    if (!crc) {
+      if (!error.empty()) {
+        checkpoint::PutResult r;
+        r.error = error;
+        return r;
+      }
+      return changed(first);
+    }
+    expected = *crc;
+    checksum = checkpoint::crc32c_base64(*crc);
+  }
   std::uint64_t sent = 0;
   bool moved = false;
   BodySource body{[&](char* buffer, std::size_t size) -> long {
@@ -97,7 +159,7 @@ checkpoint::PutResult S3Store::put_single(const std::string& key, const std::str
                       return -1;
                     }
                     sent += static_cast<std::uint64_t>(n);
-                    if (n > 0 && sent == declared && in->changed()) {
+                    if (n > 0 && sent == declared && (in->changed() || (expected && in->crc32c() != *expected))) {
                       moved = true;
                       return -1;
                     }
@@ -110,7 +172,7 @@ checkpoint::PutResult S3Store::put_single(const std::string& key, const std::str
                     return in->ok() && !moved;
                   },
                   declared};
-  Outcome o = client_->put_object(bucket_, full_key(key), body, {&control});
+  Outcome o = client_->put_object(bucket_, full_key(key), body, {&control}, checksum);
   if (moved) return changed(first);
   checkpoint::PutResult r = from(o, /*redo_is_cheap=*/true);
   r.stamp = first;
@@ -120,15 +182,30 @@ checkpoint::PutResult S3Store::put_single(const std::string& key, const std::str
     r.vanished = in->vanished();
   }
   r.bytes = o.ok ? declared : 0;
+  if (o.ok) control.add_moved(declared);
   return r;
+}
+
+std::optional<std::uint32_t> S3Store::file_crc32c(const checkpoint::SourceFile& in, std::uint64_t size,
+                                                  std::string& error) {
+  constexpr std::size_t kChunk = 1 << 20;
+  std::string buffer(kChunk, '\0');
+  std::uint32_t crc = 0;
+  for (std::uint64_t offset = 0; offset < size; offset += kChunk) {
+    std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, size - offset));
+    if (!in.read_at(buffer.data(), n, offset, error)) return std::nullopt;
+    crc = checkpoint::crc32c(crc, buffer.data(), n);
+  }
+  return crc;
 }
 
 checkpoint::PutResult S3Store::put_multipart(const std::string& key, checkpoint::SourceFile& in,
                                              const checkpoint::Control& control) {
   const std::string object = full_key(key);
   const std::string url = "s3://" + bucket_ + "/" + object;
+  const bool checksums = client_->config().request_checksums;
   std::string upload_id;
-  Outcome o = client_->create_multipart(bucket_, object, upload_id, {&control});
+  Outcome o = client_->create_multipart(bucket_, object, upload_id, {&control}, checksums);
   if (!o.ok) {
     checkpoint::PutResult r = from(o, /*redo_is_cheap=*/false);
     r.previous_kept = true;  // nothing of an upload is visible before it completes
@@ -139,40 +216,67 @@ checkpoint::PutResult S3Store::put_multipart(const std::string& key, checkpoint:
     open_[upload_id] = {url, false};
   }
   const std::uint64_t size = in.stamp().size;
-  const std::uint64_t part = part_size(size);
-  std::vector<std::string> etags;
-  std::string buffer;
+  const std::uint64_t part = part_size(size, client_->config().part_size);
+  const std::size_t count = static_cast<std::size_t>((size + part - 1) / part);
+  struct Part {
+    std::string etag;
+    std::string checksum;
+    std::uint32_t crc = 0;
+  };
+  std::vector<Part> parts(count);
+  // The parts go in parallel through the pool, each read with pread at its offset once
+  // into memory (so a retry resends the same bytes) within a slot. The first failure
+  // stops the parts not yet begun.
+  std::mutex mutex;
+  std::atomic<bool> stop{false};
   checkpoint::PutResult r;
   r.previous_kept = true;
   bool moved = false;
-  for (std::uint64_t offset = 0; offset < size; offset += part) {
-    // The part is read once into memory, so a retry resends the same bytes.
-    buffer.resize(static_cast<std::size_t>(std::min(part, size - offset)));
-    std::size_t filled = 0;
-    while (filled < buffer.size()) {
-      long n = in.read(buffer.data() + filled, buffer.size() - filled);
-      if (n <= 0) break;
-      filled += static_cast<std::size_t>(n);
-    }
-    if (filled < buffer.size()) {
-      moved = in.error().empty();  // it shrank while being read
-      r.error = in.error();
-      break;
-    }
-    Outcome p = client_->upload_part(bucket_, object, upload_id, static_cast<int>(etags.size() + 1),
-                                     memory_body(buffer), {&control});
-    if (!p.ok) {
-      r = from(p, /*redo_is_cheap=*/false);
+  auto fail = [&](const checkpoint::PutResult& failure, bool shrank) {
+    std::lock_guard lock(mutex);
+    if (!stop.exchange(true)) {
+      r = failure;
       r.previous_kept = true;
-      break;
+      moved = shrank;
     }
-    etags.push_back(p.etag);
-  }
+  };
+  pool_->run(count, [&](std::size_t i) {
+    if (stop) return;
+    checkpoint::TransferPool::Slot slot(*pool_, control);
+    if (!slot.held()) {
+      checkpoint::PutResult gave_up;
+      gave_up.error = "PUT " + url + ": " + control.give_up_reason();
+      return fail(gave_up, false);
+    }
+    if (stop) return;
+    const std::uint64_t offset = i * part;
+    std::string buffer(static_cast<std::size_t>(std::min(part, size - offset)), '\0');
+    std::string error;
+    if (!in.read_at(buffer.data(), buffer.size(), offset, error)) {
+      checkpoint::PutResult bad;
+      bad.error = error;
+      return fail(bad, error.empty());
+    }
+    parts[i].crc = checkpoint::crc32c(0, buffer.data(), buffer.size());
+    if (checksums) parts[i].checksum = checkpoint::crc32c_base64(parts[i].crc);
+    Outcome p = client_->upload_part(bucket_, object, upload_id, static_cast<int>(i + 1), memory_body(buffer),
+                                     {&control}, parts[i].checksum);
+    if (!p.ok) return fail(from(p, /*redo_is_cheap=*/false), false);
+    parts[i].etag = p.etag;
+    control.add_moved(buffer.size());
+  });
   // Every byte is read: a file that moved meanwhile is not completed (the parts may mix
   // two versions); the object keeps its last version.
-  if (!moved && r.error.empty() && in.changed()) moved = true;
-  if (!moved && r.error.empty()) {
-    Outcome c = client_->complete_multipart(bucket_, object, upload_id, etags, size, {&control});
+  if (!stop && in.changed()) moved = true;
+  if (!stop && !moved) {
+    std::vector<std::string> etags, sums;
+    std::uint32_t crc = 0;
+    for (std::size_t i = 0; i < count; ++i) {
+      etags.push_back(parts[i].etag);
+      if (checksums) sums.push_back(parts[i].checksum);
+      crc = checkpoint::crc32c_combine(crc, parts[i].crc, std::min(part, size - i * part));
+    }
+    Outcome c = client_->complete_multipart(bucket_, object, upload_id, etags, size, {&control}, sums);
     // An outcome that is not known (no answer, a timeout, a server error, an upload no
     // longer there because an earlier try completed it, a cancel in mid-request): ask
     // the store, unless the round is over.
@@ -185,7 +289,7 @@ checkpoint::PutResult S3Store::put_multipart(const std::string& key, checkpoint:
       checkpoint::PutResult ok;
       ok.ok = true;
       ok.stamp = in.stamp();
-      ok.crc32c = in.crc32c();
+      ok.crc32c = crc;
       ok.bytes = size;
       return ok;
     }
@@ -285,42 +389,163 @@ bool S3Store::clean_leftovers(const std::string& root, const std::function<bool(
 
 checkpoint::PutResult S3Store::put_bytes(const std::string& key, std::string_view data,
                                          const checkpoint::Control& control) {
-  checkpoint::PutResult r =
-      from(client_->put_object(bucket_, full_key(key), memory_body(data), {&control}), /*redo_is_cheap=*/true);
+  const std::string checksum = client_->config().request_checksums
+                                   ? checkpoint::crc32c_base64(checkpoint::crc32c(0, data.data(), data.size()))
+                                   : "";
+  checkpoint::PutResult r = from(client_->put_object(bucket_, full_key(key), memory_body(data), {&control}, checksum),
+                                 /*redo_is_cheap=*/true);
   if (r.ok) r.bytes = data.size();
   return r;
 }
 
-checkpoint::GetResult S3Store::get_bytes(const std::string& key, const checkpoint::Control& control) {
+namespace {
+
+// What a GetObject's outcome means for a read: found, not there (a 404 that is not a
+// missing bucket), or an error.
+checkpoint::GetResult get_result(const Outcome& o, const std::string& error) {
   checkpoint::GetResult r;
-  Outcome o = client_->get_object(bucket_, full_key(key), {&control});
   if (o.ok) {
     r.state = checkpoint::GetResult::State::kFound;
-    r.data = std::move(o.body);
   } else if (o.status == 404 && o.code != "NoSuchBucket") {
     r.state = checkpoint::GetResult::State::kNotFound;
   } else {
-    r.error = o.error;
+    r.error = error.empty() ? o.error : error;
     r.retryable = o.retryable;
   }
+  return r;
+}
+
+}  // namespace
+
+checkpoint::GetResult S3Store::get_bytes(const std::string& key, const checkpoint::Control& control) {
+  Outcome o = client_->get_object(bucket_, full_key(key), {&control});
+  checkpoint::GetResult r = get_result(o, "");
+  if (o.ok) r.data = std::move(o.body);
   return r;
 }
 
 checkpoint::GetResult S3Store::get_file(const std::string& key, checkpoint::SinkFile& sink,
                                        const checkpoint::Control& control) {
-  checkpoint::GetResult r;
+  const std::uint64_t expected = sink.expected();
+  if (expected > client_->config().part_size) {
+    if (auto ranged = get_ranged(key, sink, control)) return *ranged;
+  }
   std::string sink_error;
-  BodySink body{[&](const char* data, std::size_t size) { return sink.write(data, size) || (sink_error = sink.error(), false); },
+  BodySink body{[&](const char* data, std::size_t size) {
+                  if (!sink.write(data, size)) return sink_error = sink.error(), false;
+                  control.add_moved(size);
+                  return true;
+                },
                 [&] { return sink.rewind() || (sink_error = sink.error(), false); }};
   Outcome o = client_->get_object_to(bucket_, full_key(key), std::move(body), {&control});
-  if (o.ok) {
-    r.state = checkpoint::GetResult::State::kFound;
-  } else if (o.status == 404 && o.code != "NoSuchBucket") {
-    r.state = checkpoint::GetResult::State::kNotFound;
-  } else {
-    r.error = sink_error.empty() ? o.error : "restoring " + key + ": " + sink_error;
-    r.retryable = o.retryable;
+  checkpoint::GetResult r = get_result(o, sink_error.empty() ? "" : "restoring " + key + ": " + sink_error);
+  // The object's own checksum, where the server gave one for the whole object (not a
+  // composite "...-N" of a multipart upload's parts): bytes damaged on the way are found
+  // here, and read again.
+  if (o.ok && client_->config().response_checksums && !o.checksum.empty() && o.checksum.find('-') == std::string::npos &&
+      o.checksum != checkpoint::crc32c_base64(sink.crc32c())) {
+    r.state = checkpoint::GetResult::State::kFailed;
+    r.error = "GET s3://" + bucket_ + "/" + full_key(key) + ": the bytes received do not match the object's CRC-32C";
+    r.retryable = true;
   }
+  return r;
+}
+
+std::optional<checkpoint::GetResult> S3Store::get_ranged(const std::string& key, checkpoint::SinkFile& sink,
+                                                         const checkpoint::Control& control) {
+  // A large object in parts of the part size, in parallel through the pool, each written
+  // at its offset. The first range gives the ETag and the object's size; the others ask
+  // for that very ETag (If-Match), so a replaced object fails them (412) rather than mix
+  // two versions. An object whose size is not the expected one is read whole instead
+  // (nullopt): the restore judges what it holds.
+  const std::string object = full_key(key);
+  const std::uint64_t size = sink.expected();
+  const std::uint64_t part = part_size(size, client_->config().part_size);
+  const std::size_t count = static_cast<std::size_t>((size + part - 1) / part);
+  if (!sink.rewind()) {
+    checkpoint::GetResult r;
+    r.error = "restoring " + key + ": " + sink.error();
+    return r;
+  }
+  std::vector<std::uint32_t> crcs(count, 0);
+  std::mutex mutex;
+  std::atomic<bool> stop{false};
+  std::optional<checkpoint::GetResult> failure;
+  std::string etag;
+  bool other_size = false;
+  auto fail = [&](checkpoint::GetResult r) {
+    std::lock_guard lock(mutex);
+    if (!stop.exchange(true)) failure = std::move(r);
+  };
+  auto fetch = [&](std::size_t i) {
+    if (stop) return;
+    checkpoint::TransferPool::Slot slot(*pool_, control);
+    if (!slot.held()) {
+      checkpoint::GetResult r;
+      r.error = "GET s3://" + bucket_ + "/" + object + ": " + control.give_up_reason();
+      return fail(std::move(r));
+    }
+    const std::uint64_t offset = i * part;
+    const std::uint64_t length = std::min(part, size - offset);
+    std::string buffer;
+    buffer.reserve(static_cast<std::size_t>(length));
+    BodySink body{[&](const char* data, std::size_t n) {
+                    if (buffer.size() + n > length) return false;  // more than the range: not S3
+                    buffer.append(data, n);
+                    return true;
+                  },
+                  [&] {
+                    buffer.clear();
+                    return true;
+                  }};
+    ByteRange range{offset, offset + length - 1, i == 0 ? "" : etag};
+    Outcome o = client_->get_object_to(bucket_, object, std::move(body), {&control}, range);
+    if (i == 0 && o.status == 416) {  // smaller than the first range: read whole
+      other_size = true;
+      stop = true;
+      return;
+    }
+    if (!o.ok) {
+      checkpoint::GetResult r = get_result(o, "");
+      if (o.status == 412) {  // replaced since the first range: read again from the start
+        r.state = checkpoint::GetResult::State::kFailed;
+        r.error = "GET s3://" + bucket_ + "/" + object + ": the object changed while it was read";
+        r.retryable = true;
+      }
+      return fail(std::move(r));
+    }
+    if (i == 0) {
+      etag = o.etag;
+      if (o.status != 206 || o.object_size != size || etag.empty()) {
+        other_size = true;
+        stop = true;
+        return;
+      }
+    }
+    if (buffer.size() != length) {
+      checkpoint::GetResult r;
+      r.error = "GET s3://" + bucket_ + "/" + object + ": a range came back short";
+      r.retryable = true;
+      return fail(std::move(r));
+    }
+    std::string error;
+    if (!sink.write_at(buffer.data(), buffer.size(), offset, error)) {
+      checkpoint::GetResult r;
+      r.error = "restoring " + key + ": " + error;
+      return fail(std::move(r));
+    }
+    crcs[i] = checkpoint::crc32c(0, buffer.data(), buffer.size());
+    control.add_moved(length);
+  };
+  fetch(0);  // alone: the others need its ETag
+  if (other_size) return std::nullopt;
+  if (!stop) pool_->run(count - 1, [&](std::size_t i) { fetch(i + 1); });
+  if (failure) return failure;
+  std::uint32_t crc = 0;
+  for (std::size_t i = 0; i < count; ++i) crc = checkpoint::crc32c_combine(crc, crcs[i], std::min(part, size - i * part));
+  sink.set_whole(size, crc);
+  checkpoint::GetResult r;
+  r.state = checkpoint::GetResult::State::kFound;
   return r;
 }
 

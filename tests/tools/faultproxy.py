@@ -85,7 +85,7 @@ import urllib.parse
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
               "expect", "content-length"}
 MAX_HEAD = 64 * 1024
-BODY_HEAD = 160  # logged bytes of each request body
+BODY_HEAD = 512  # logged bytes of each request body (a CompleteMultipartUpload's first parts)
 
 
 class Rule:

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -64,6 +65,8 @@ class StoreHealth {
 struct Control {
   const Cancel* cancel = nullptr;
   StoreHealth* health = nullptr;
+  // Bytes moved so far (parts and files as each lands), for progress lines; null: not counted.
+  std::atomic<std::uint64_t>* moved = nullptr;
 
   bool cancelled() const { return cancel != nullptr && cancel->requested(); }
   bool store_down() const { return health != nullptr && health->down(); }
@@ -71,6 +74,9 @@ struct Control {
   // Why a call gave up without trying: "cancelled: the grace period ended" or the
   // down-store error.
   std::string give_up_reason() const;
+  void add_moved(std::uint64_t bytes) const {
+    if (moved) moved->fetch_add(bytes, std::memory_order_relaxed);
+  }
   void answered() const {
     if (health) health->answered();
   }

@@ -55,9 +55,21 @@ class SinkFile {
   std::uint64_t bytes() const { return bytes_; }
   std::uint32_t crc32c() const { return crc_; }
   const std::string& error() const { return error_; }  // after a false rewind() or write()
+  // The size the manifest gives (0: not known): a store may then read a large object in
+  // ranges, in parallel, each written at its offset.
+  void expect(std::uint64_t size) { expected_ = size; }
+  std::uint64_t expected() const { return expected_; }
+  // A range at its offset (pwrite: any thread; the running CRC is not touched) ...
+  bool write_at(const char* data, std::size_t size, std::uint64_t offset, std::string& error);
+  // ... and, once all are written, what the whole file is.
+  void set_whole(std::uint64_t bytes, std::uint32_t crc) {
+    bytes_ = bytes;
+    crc_ = crc;
+  }
 
  private:
   int fd_;
+  std::uint64_t expected_ = 0;
   std::uint64_t bytes_ = 0;
   std::uint32_t crc_ = 0;
   std::string error_;
@@ -126,6 +138,9 @@ class SourceFile {
   // caught by changed()); 0 at the end, -1 on error (see error()).
   long read(char* buffer, std::size_t size);
   std::uint32_t crc32c() const { return crc_; }
+  // Fills `size` bytes from `offset` (pread: any thread, any order; read()'s checksum is
+  // not touched): true, or false at a short file (see error(): empty if it shrank).
+  bool read_at(char* buffer, std::size_t size, std::uint64_t offset, std::string& error) const;
   // After the last read: did the file change since open()? Size, modification time
   // and status-change time are compared: a writer that puts the old mtime back (rsync,
   // tar) still moves the ctime. A file written in the last 100 ms is first watched until

@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,6 +42,8 @@ struct Outcome {
   std::string error;       // "PUT s3://b/k: 503 SlowDown: Please reduce your request rate"
   std::string body;        // the response body (GET), capped
   std::string etag;
+  std::string checksum;  // the answer's x-amz-checksum-crc32c, when it has one
+  std::uint64_t object_size = 0;  // a ranged GET: the whole object's size (Content-Range)
   std::uint64_t content_length = 0;  // HEAD: the object's size
   // A body went up whole at least once without a definite answer (no answer, or a 5xx):
   // the server may have committed it although the request failed.
@@ -69,6 +72,13 @@ BodySource memory_body(std::string_view data);
 // How a request may be cut short: by the round's control (cancelled, store down; null:
 // never), or, for a cleanup request (an abort after a cancel), only by the cancel's
 // cleanup deadline. Each attempt's outcome is reported to the control's StoreHealth.
+// Bytes first..last of an object, both included (a GET's Range).
+struct ByteRange {
+  std::uint64_t first = 0;
+  std::uint64_t last = 0;
+  std::string if_match;  // the ETag the object must still have (412 if it changed)
+};
+
 struct Interrupt {
   const checkpoint::Control* control = nullptr;
   bool cleanup = false;
@@ -85,20 +95,27 @@ class Client {
   const ClientOptions& options() const { return options_; }
   const CurlApi& curl() const { return curl_; }
 
-  Outcome put_object(const std::string& bucket, const std::string& key, BodySource body, Interrupt interrupt = {});
+  // `checksum`: the body's CRC-32C in S3's base64 form, sent for the server to verify
+  // (empty: none).
+  Outcome put_object(const std::string& bucket, const std::string& key, BodySource body, Interrupt interrupt = {},
+                     const std::string& checksum = "");
   Outcome get_object(const std::string& bucket, const std::string& key, Interrupt interrupt = {});
-  // GetObject of any size, its body (of a 2xx answer) into `sink`.
-  Outcome get_object_to(const std::string& bucket, const std::string& key, BodySink sink, Interrupt interrupt = {});
+  // GetObject of any size (or of a range of it), its body (of a 2xx answer) into
+  // `sink`. A whole object is asked with its checksum unless response checksums are off.
+  Outcome get_object_to(const std::string& bucket, const std::string& key, BodySink sink, Interrupt interrupt = {},
+                        std::optional<ByteRange> range = std::nullopt);
   Outcome head_object(const std::string& bucket, const std::string& key, Interrupt interrupt = {});
   // Multipart: create, upload parts 1..n, complete; abort on any failure.
+  // `checksums`: the parts will carry CRC-32C checksums (x-amz-checksum-algorithm).
   Outcome create_multipart(const std::string& bucket, const std::string& key, std::string& upload_id,
-                           Interrupt interrupt = {});
+                           Interrupt interrupt = {}, bool checksums = false);
   Outcome upload_part(const std::string& bucket, const std::string& key, const std::string& upload_id, int part,
-                      BodySource body, Interrupt interrupt = {});
+                      BodySource body, Interrupt interrupt = {}, const std::string& checksum = "");
   // No low-speed limit here (the server may think for minutes before it answers), but
   // a deadline of complete_timeout(size).
   Outcome complete_multipart(const std::string& bucket, const std::string& key, const std::string& upload_id,
-                             const std::vector<std::string>& etags, std::uint64_t size, Interrupt interrupt = {});
+                             const std::vector<std::string>& etags, std::uint64_t size, Interrupt interrupt = {},
+                             const std::vector<std::string>& checksums = {});
   Outcome abort_multipart(const std::string& bucket, const std::string& key, const std::string& upload_id,
                           Interrupt interrupt = {});
   // Every multipart upload in progress whose key starts with `prefix` (all pages).

@@ -37,8 +37,10 @@ struct S3Error {
 std::optional<S3Error> parse_error(std::string_view body);
 std::optional<std::string> xml_element(std::string_view body, std::string_view name);
 
-// The body of CompleteMultipartUpload for parts 1..n with their ETags.
-std::string complete_multipart_body(const std::vector<std::string>& etags);
+// The body of CompleteMultipartUpload for parts 1..n with their ETags (and, when given,
+// their CRC-32C checksums in S3's base64 form).
+std::string complete_multipart_body(const std::vector<std::string>& etags,
+                                    const std::vector<std::string>& checksums = {});
 
 // One page of ListMultipartUploads.
 struct UploadList {
@@ -64,9 +66,9 @@ std::optional<std::string> multipart_etag(const std::vector<std::string>& part_e
 // that it can take minutes (moto takes ~35 s for 2.5 GiB): 2 minutes and 1 s per 64 MiB.
 std::chrono::seconds complete_timeout(std::uint64_t size);
 
-// Part size for a multipart upload of `size` bytes: max(8 MiB, ceil(size / 10000)), so
+// Part size for a multipart upload of `size` bytes: max(chunk, ceil(size / 10000)), so
 // that no upload needs more than S3's 10,000 parts.
-std::uint64_t part_size(std::uint64_t size);
+std::uint64_t part_size(std::uint64_t size, std::uint64_t chunk = 8ull << 20);
 
 // 429, 500, 502, 503, 504, and the SlowDown / RequestTimeout / InternalError codes.
 bool retryable(long http_status, std::string_view code);

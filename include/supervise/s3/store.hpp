@@ -1,5 +1,7 @@
-// The s3:// checkpoint store: files up to the multipart threshold go up with one
-// PutObject streamed from disk, larger ones as a multipart upload. Nothing torn is ever
+// The s3:// checkpoint store: files up to a part go up with one PutObject from memory,
+// files up to the multipart threshold with one PutObject streamed from disk, larger
+// ones as a multipart upload whose parts go in parallel through the store's transfer
+// pool; each body carries its CRC-32C for the server to verify. Nothing torn is ever
 // committed (a file that changed while read aborts the PUT before its last byte, or the
 // upload before its CompleteMultipartUpload), and nothing dangles (every upload not
 // completed is aborted, and one that cannot be is tried again and reported). Keys are
@@ -12,6 +14,7 @@
 #include <optional>
 
 #include "supervise/checkpoint/store.hpp"
+#include "supervise/checkpoint/transfer_pool.hpp"
 #include "supervise/s3/client.hpp"
 #include "supervise/spec/store_url.hpp"
 
@@ -32,10 +35,19 @@ class S3Store : public checkpoint::Store {
   void retry_aborts(const checkpoint::Control& control) override;
   std::vector<checkpoint::OpenUpload> open_uploads() const override;
   std::string key_problem(const std::string& key) const override;
-  unsigned parallelism() const override { return 8; }
+  unsigned parallelism() const override;  // files at once: the pool's slots
 
  private:
   std::string full_key(const std::string& key) const { return prefix_.empty() ? key : prefix_ + "/" + key; }
+  // A large object read in ranges in parallel; nullopt: read it whole instead.
+  std::optional<checkpoint::GetResult> get_ranged(const std::string& key, checkpoint::SinkFile& sink,
+                                                  const checkpoint::Control& control);
+  checkpoint::PutResult put_whole(const std::string& key, checkpoint::SourceFile& in,
+                                  const checkpoint::Control& control);
+  // The CRC-32C of a file's first `size` bytes; nullopt if it is shorter (error empty)
+  // or cannot be read.
+  static std::optional<std::uint32_t> file_crc32c(const checkpoint::SourceFile& in, std::uint64_t size,
+                                                 std::string& error);
   checkpoint::PutResult put_single(const std::string& key, const std::string& source,
                                    std::unique_ptr<checkpoint::SourceFile> in, const checkpoint::Control& control);
   checkpoint::PutResult put_multipart(const std::string& key, checkpoint::SourceFile& in,
@@ -56,7 +68,8 @@ class S3Store : public checkpoint::Store {
     bool abort_failed = false;
   };
   mutable std::mutex open_mutex_;
-  std::map<std::string, Open> open_;  // upload id -> the upload, from create to complete or abort
+  std::map<std::string, Open> open_;
+  std::unique_ptr<checkpoint::TransferPool> pool_;  // parts and buffers in flight  // upload id -> the upload, from create to complete or abort
 };
 
 // The store for an s3:// URL with the configuration of the environment; throws
