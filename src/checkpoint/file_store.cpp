@@ -118,6 +118,7 @@ PutResult FileStore::put_file(const std::string& key, const std::string& source,
     return result;
   }
   control.answered();
+  control.add_moved(result.bytes);  // for progress lines: the file is in place, whole
   result.ok = true;
   result.crc32c = in.crc32c();
   return result;
@@ -249,6 +250,7 @@ GetResult FileStore::get_file(const std::string& key, SinkFile& sink, const Cont
   ::close(fd);
   result.state = GetResult::State::kFound;
   control.answered();
+  control.add_moved(sink.bytes());  // for progress lines: the whole object was read
   return result;
 }
 

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -21,6 +22,7 @@
 #include "retries.hpp"
 #include "supervise/checkpoint/crc32c.hpp"
 #include "supervise/checkpoint/manifest.hpp"
+#include "supervise/checkpoint/progress.hpp"
 #include "supervise/diagnostics.hpp"
 #include "supervise/fs.hpp"
 #include "supervise/spec/store_url.hpp"
@@ -114,6 +116,7 @@ FileOutcome restore_file(const ManifestEntry& e, const std::string& local, Store
       std::optional<std::pair<std::uint64_t, std::uint32_t>> previous;
       for (int fetch = 0; fetch < kFetches; ++fetch) {
         SinkFile sink(fd);
+        sink.expect(e.stamp.size);  // a large object may come in ranges, in parallel
         GetResult got = with_retries<GetResult>("reading", e.key, retry, control,
                                                 [&] { return store.get_file(e.key, sink, control); });
         if (got.state == GetResult::State::kNotFound) {
@@ -186,6 +189,31 @@ void remove_leftovers(const std::filesystem::path& base, const Manifest& manifes
   }
 }
 
+// A file's end, for the progress lines.
+void count(Progress& progress, std::atomic<std::uint64_t>& settled, const FileOutcome& o, const ManifestEntry& e) {
+  switch (o.outcome) {
+    case Outcome::kRestored:
+    case Outcome::kMismatched: progress.bytes += o.bytes; break;
+    case Outcome::kKept:
+    case Outcome::kGone: settled += e.stamp.size; break;
+    case Outcome::kFailed: ++progress.failed; return;
+  }
+  ++progress.stored;
+}
+
+// Done: the files ended, the bytes fetched (whichever count is ahead: a store may count
+// parts as they land) and the bytes of files that needed no transfer.
+ProgressFigures restore_figures(const Progress& p, const std::atomic<std::uint64_t>& settled) {
+  ProgressFigures f;
+  f.files_done = p.stored;
+  f.files_failed = p.failed;
+  f.files_total = p.total_files;
+  f.bytes_moved = std::max<std::uint64_t>(p.moved, p.bytes);
+  f.bytes_done = f.bytes_moved + settled;
+  f.bytes_total = p.total_bytes;
+  return f;
+}
+
 }  // namespace
 
 RestoreResult restore(const spec::Checkpoint& entry, Store& store, const RetryPolicy& retry, const Cancel& cancel) {
@@ -233,6 +261,18 @@ RestoreResult restore(const spec::Checkpoint& entry, Store& store, const RetryPo
 
   remove_leftovers(place.parent_path(), manifest);
 
+  // Progress lines (SPEC.md "Progress"), of every file the manifest lists. A file kept
+  // (already there) or gone is done without a transfer: its size counts as done, never
+  // toward the throughput.
+  Progress progress;
+  std::atomic<std::uint64_t> settled{0};
+  progress.total_files = manifest.files.size();
+  for (const auto& e : manifest.files) progress.total_bytes += e.stamp.size;
+  control.moved = &progress.moved;
+  std::optional<ProgressReporter> reporter;
+  reporter.emplace("Restoring " + entry.path + " from " + url, [&] { return restore_figures(progress, settled); },
+                   started);
+
   // Files at once, as many as the store takes; each worker takes the next file.
   std::atomic<std::size_t> next{0};
   std::mutex mutex;
@@ -246,6 +286,7 @@ RestoreResult restore(const spec::Checkpoint& entry, Store& store, const RetryPo
         o.error = e.key + ": " + ex.what();
         o.transient = true;
       }
+      count(progress, settled, o, e);
       std::lock_guard lock(mutex);
       s.bytes_restored += o.bytes;
       switch (o.outcome) {
@@ -275,6 +316,7 @@ RestoreResult restore(const spec::Checkpoint& entry, Store& store, const RetryPo
   }
   work();
   for (auto& t : threads) t.join();
+  reporter.reset();  // before the summary line
 
   if (s.error && s.files_failed > 1) *s.error += " (and " + std::to_string(s.files_failed - 1) + " more files)";
   finish();

@@ -2,13 +2,16 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <system_error>
 #include <thread>
 
 #include "supervise/backoff.hpp"
+#include "supervise/checkpoint/progress.hpp"
 #include "supervise/spec/store_url.hpp"
 #include "retries.hpp"
 
@@ -75,6 +78,31 @@ Manifest marking_in_progress(const RoundRequest& request, const EntryState& stat
   for (auto& e : m.files)
     if (replacing.count(e.key)) e.in_progress = true;
   return m;
+}
+
+// Sets the round's totals (the files it stores, their sizes as the snapshot saw them) and
+// names the round in its progress lines: "Checkpointing /data to s3://b/p, round 3".
+std::string start_progress(const RoundRequest& request, const std::vector<const SnapshotFile*>& pending,
+                           Progress& progress) {
+  std::uint64_t bytes = 0;
+  for (const SnapshotFile* f : pending) bytes += f->stamp.size;
+  progress.total_files = pending.size();
+  progress.total_bytes = bytes;
+  return "Checkpointing " + request.entry->path + " to " + spec::redact_url(request.entry->url.text) + ", round " +
+         std::to_string(request.number);
+}
+
+// Done: the files stored, and of the bytes whichever count is ahead (a store that counts
+// parts as they land is ahead of the files stored; one that counts nothing is not).
+ProgressFigures round_figures(const Progress& p) {
+  ProgressFigures f;
+  f.files_done = p.stored;
+  f.files_failed = p.failed;
+  f.files_total = p.total_files;
+  f.bytes_done = std::max<std::uint64_t>(p.moved, p.bytes);
+  f.bytes_total = p.total_bytes;
+  f.bytes_moved = f.bytes_done;
+  return f;
 }
 
 }  // namespace
@@ -207,6 +235,14 @@ RoundResult run_round(const RoundRequest& request, Store& store, EntryState& sta
     }
   }
 
+  // Progress lines while the files go (SPEC.md "Progress"), of what this round stores.
+  // The files' own control counts the bytes they move; the manifest's are not theirs.
+  const Control files{&cancel, &store.health(), &progress.moved};
+  std::optional<ProgressReporter> reporter;
+  if (!pending.empty())
+    reporter.emplace(start_progress(request, pending, progress), [&progress] { return round_figures(progress); },
+                     started);
+
   std::mutex mutex;  // guards r, errors, fresh and state.stored while workers run
   std::unordered_set<std::string> fresh;
   bool down_reported = false;
@@ -225,8 +261,8 @@ RoundResult run_round(const RoundRequest& request, Store& store, EntryState& sta
           down_reported = true;
           continue;
         }
-        PutResult result = with_retries<PutResult>("storing", file.key, request.retry, control,
-                                                   [&] { return store.put_file(file.key, file.source, control); });
+        PutResult result = with_retries<PutResult>("storing", file.key, request.retry, files,
+                                                   [&] { return store.put_file(file.key, file.source, files); });
         std::lock_guard lock(mutex);
         if (result.vanished) {
           ++r.skipped;
@@ -241,6 +277,7 @@ RoundResult run_round(const RoundRequest& request, Store& store, EntryState& sta
         } else if (result.changed) {
           // Nothing was committed: the store keeps the version stored before (and the
           // manifest keeps describing it); the file goes again.
+          spdlog::debug("{} changed while being stored: nothing committed, it goes again", file.key);
           again.push_back(&file);
         } else {
           ++r.stored;
@@ -266,6 +303,7 @@ RoundResult run_round(const RoundRequest& request, Store& store, EntryState& sta
     for (auto& t : threads) t.join();
     pending = std::move(again);
   }
+  reporter.reset();  // the files are done: no line while the manifest is stored
   r.changing = pending.size();
   r.cancelled = cancel.requested();
   if (r.store_down.empty() && control.store_down()) r.store_down = control.give_up_reason();

@@ -47,11 +47,19 @@ struct EntryState {
 struct Progress {
   std::atomic<std::size_t> stored{0};
   std::atomic<std::size_t> failed{0};
-  std::atomic<std::uint64_t> bytes{0};
+  std::atomic<std::uint64_t> bytes{0};  // of the files stored
+  // For progress lines: what the round has to store, and the bytes moved so far (parts
+  // of files not yet stored included), as Control::moved counts them.
+  std::atomic<std::size_t> total_files{0};
+  std::atomic<std::uint64_t> total_bytes{0};
+  std::atomic<std::uint64_t> moved{0};
   void reset() {
     stored = 0;
     failed = 0;
     bytes = 0;
+    total_files = 0;
+    total_bytes = 0;
+    moved = 0;
   }
 };
 
