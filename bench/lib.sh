@@ -19,6 +19,8 @@ trap bench_cleanup EXIT
 
 # bg CMD...: start CMD in the background; it is ended by pid at exit. Sets $bg_pid.
 bg() { "$@" & bg_pid=$!; bench_pids+=("$bg_pid"); }
+# unbg PID: PID, started by bg, has been waited for: it is not to be ended at exit.
+unbg() { local p keep=(); for p in "${bench_pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done; bench_pids=("${keep[@]}"); }
 
 # require TOOL...: ends the script with a hint when one is missing.
 require() {
