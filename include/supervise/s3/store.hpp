@@ -44,9 +44,9 @@ class S3Store : public checkpoint::Store {
                                                   const checkpoint::Control& control);
   checkpoint::PutResult put_whole(const std::string& key, checkpoint::SourceFile& in,
                                   const checkpoint::Control& control);
-  // The CRC-32C of a file's first `size` bytes; nullopt if it is shorter (error empty)
-  // or cannot be read.
-  static std::optional<std::uint32_t> file_crc32c(const checkpoint::SourceFile& in, std::uint64_t size,
+  // The CRC-32C of a file's first `size` bytes, summed in parallel; nullopt if it is
+  // shorter (error empty) or cannot be read.
+  std::optional<std::uint32_t> file_crc32c(const checkpoint::SourceFile& in, std::uint64_t size,
                                                  std::string& error);
   checkpoint::PutResult put_single(const std::string& key, const std::string& source,
                                    std::unique_ptr<checkpoint::SourceFile> in, const checkpoint::Control& control);
