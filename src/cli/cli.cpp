@@ -231,7 +231,7 @@ Environment (an option on the command line wins over its variable):
   SUPERVISE_S3_MULTIPART_CHUNKSIZE
                               size of a part, 5MiB to 5GiB (default 8MiB)
   SUPERVISE_S3_MAX_CONCURRENT_REQUESTS
-                              parts and files in flight at once, 1 to 256 (default 16);
+                              parts and files in flight at once, 1 to 256 (default 8);
                               memory is bounded by this many parts
   AWS_REQUEST_CHECKSUM_CALCULATION
                               when_supported (default): every upload carries its CRC-32C

@@ -18,7 +18,7 @@ namespace supervise::s3 {
 
 inline constexpr std::uint64_t kDefaultMultipartThreshold = 64ull << 20;
 inline constexpr std::uint64_t kDefaultPartSize = 8ull << 20;
-inline constexpr unsigned kDefaultConcurrentRequests = 16;
+inline constexpr unsigned kDefaultConcurrentRequests = 8;
 inline constexpr unsigned kMaxConcurrentRequests = 256;
 inline constexpr std::uint64_t kMaxSinglePut = 5ull << 30;  // S3's limit for one PutObject
 
