@@ -175,19 +175,11 @@ bool SinkFile::write_at(const char* data, std::size_t size, std::uint64_t offset
 }
 
 bool SinkFile::write(const char* data, std::size_t size) {
+  // The next bytes of the file (rewind() started it empty): where the last write ended.
+  const std::uint64_t offset = bytes_;
   crc_ = checkpoint::crc32c(crc_, data, size);
   bytes_ += size;
-  while (size > 0) {
-    ssize_t n = ::write(fd_, data, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      error_ = std::string("cannot write: ") + std::strerror(errno);
-      return false;
-    }
-    data += n;
-    size -= static_cast<std::size_t>(n);
-  }
-  return true;
+  return write_at(data, size, offset, error_);
 }
 
 }  // namespace supervise::checkpoint
