@@ -1,5 +1,7 @@
 #include "supervise/checkpoint/crc32c.hpp"
 
+#include <algorithm>
+
 #if defined(__x86_64__)
 #include <cpuid.h>
 #endif
@@ -126,6 +128,12 @@ std::uint32_t crc32c_combine(std::uint32_t first, std::uint32_t second, std::uin
     second_size >>= 1;
   } while (second_size != 0);
   return first ^ second;
+}
+
+std::uint32_t crc32c_of_pieces(const std::vector<std::uint32_t>& crcs, std::uint64_t piece, std::uint64_t size) {
+  std::uint32_t crc = 0;
+  for (std::size_t i = 0; i < crcs.size(); ++i) crc = crc32c_combine(crc, crcs[i], std::min(piece, size - i * piece));
+  return crc;
 }
 
 }  // namespace supervise::checkpoint

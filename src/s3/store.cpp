@@ -211,9 +211,7 @@ std::optional<std::uint32_t> S3Store::file_crc32c(const checkpoint::SourceFile& 
     }
   });
   if (failed) return std::nullopt;
-  std::uint32_t crc = 0;
-  for (std::size_t i = 0; i < count; ++i) crc = checkpoint::crc32c_combine(crc, crcs[i], std::min(kPiece, size - i * kPiece));
-  return crc;
+  return checkpoint::crc32c_of_pieces(crcs, kPiece, size);
 }
 
 checkpoint::PutResult S3Store::put_multipart(const std::string& key, checkpoint::SourceFile& in,
@@ -238,9 +236,9 @@ checkpoint::PutResult S3Store::put_multipart(const std::string& key, checkpoint:
   struct Part {
     std::string etag;
     std::string checksum;
-    std::uint32_t crc = 0;
   };
   std::vector<Part> parts(count);
+  std::vector<std::uint32_t> crcs(count, 0);
   // The parts go in parallel through the pool, each read with pread at its offset once
   // into memory (so a retry resends the same bytes) within a slot. The first failure
   // stops the parts not yet begun.
@@ -274,8 +272,8 @@ checkpoint::PutResult S3Store::put_multipart(const std::string& key, checkpoint:
       bad.error = error;
       return fail(bad, error.empty());
     }
-    parts[i].crc = checkpoint::crc32c(0, buffer.data(), buffer.size());
-    if (checksums) parts[i].checksum = checkpoint::crc32c_base64(parts[i].crc);
+    crcs[i] = checkpoint::crc32c(0, buffer.data(), buffer.size());
+    if (checksums) parts[i].checksum = checkpoint::crc32c_base64(crcs[i]);
     Outcome p = client_->upload_part(bucket_, object, upload_id, static_cast<int>(i + 1), memory_body(buffer),
                                      {&control}, parts[i].checksum);
     if (!p.ok) return fail(from(p, /*redo_is_cheap=*/false), false);
@@ -287,12 +285,11 @@ checkpoint::PutResult S3Store::put_multipart(const std::string& key, checkpoint:
   if (!stop && in.changed()) moved = true;
   if (!stop && !moved) {
     std::vector<std::string> etags, sums;
-    std::uint32_t crc = 0;
-    for (std::size_t i = 0; i < count; ++i) {
-      etags.push_back(parts[i].etag);
-      if (checksums) sums.push_back(parts[i].checksum);
-      crc = checkpoint::crc32c_combine(crc, parts[i].crc, std::min(part, size - i * part));
+    for (const Part& p : parts) {
+      etags.push_back(p.etag);
+      if (checksums) sums.push_back(p.checksum);
     }
+    const std::uint32_t crc = checkpoint::crc32c_of_pieces(crcs, part, size);
     Outcome c = client_->complete_multipart(bucket_, object, upload_id, etags, size, {&control}, sums);
     // An outcome that is not known (no answer, a timeout, a server error, an upload no
     // longer there because an earlier try completed it, a cancel in mid-request): ask
@@ -558,9 +555,7 @@ std::optional<checkpoint::GetResult> S3Store::get_ranged(const std::string& key,
   if (other_size) return std::nullopt;
   if (!stop) pool_->run(count - 1, [&](std::size_t i) { fetch(i + 1); });
   if (failure) return failure;
-  std::uint32_t crc = 0;
-  for (std::size_t i = 0; i < count; ++i) crc = checkpoint::crc32c_combine(crc, crcs[i], std::min(part, size - i * part));
-  sink.set_whole(size, crc);
+  sink.set_whole(size, checkpoint::crc32c_of_pieces(crcs, part, size));
   checkpoint::GetResult r;
   r.state = checkpoint::GetResult::State::kFound;
   return r;

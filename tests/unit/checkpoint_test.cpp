@@ -86,6 +86,11 @@ TEST(Crc32c, CombineEqualsOnePass) {
     combined = crc32c_combine(combined, crc32c(0, data.data() + offset, std::min(part, data.size() - offset)),
                               std::min(part, data.size() - offset));
   EXPECT_EQ(combined, crc32c(0, data.data(), data.size()));
+  std::vector<std::uint32_t> pieces;
+  for (std::size_t offset = 0; offset < data.size(); offset += part)
+    pieces.push_back(crc32c(0, data.data() + offset, std::min(part, data.size() - offset)));
+  EXPECT_EQ(crc32c_of_pieces(pieces, part, data.size()), combined);
+  EXPECT_EQ(crc32c_of_pieces({}, part, 0), 0u);
   EXPECT_EQ(crc32c_combine(0x12345678u, 0u, 0), 0x12345678u);
 }
 
