@@ -44,8 +44,11 @@ constexpr int kQuietTries = 3;  // then the file counts as changing: it goes aga
 }  // namespace
 
 std::shared_ptr<Store> make_store(const spec::StoreUrl& url) {
-  if (url.scheme == spec::StoreUrl::Scheme::kFile) return std::make_shared<FileStore>(url.dir);
-  return s3::make_s3_store(url);
+  switch (url.scheme) {
+    case spec::StoreUrl::Scheme::kFile: return std::make_shared<FileStore>(url.dir);
+    case spec::StoreUrl::Scheme::kAzure: throw std::runtime_error("azure:// stores are not built yet");
+    default: return s3::make_s3_store(url);  // s3://, gs://, tos://, swift://: the S3 protocol
+  }
 }
 
 SourceFile::SourceFile(const std::string& path) : path_(path) {

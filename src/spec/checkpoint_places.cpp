@@ -35,7 +35,7 @@ std::string shown_url(const std::string& url) {
 
 // What an entry writes on its store: the keys <key> and <key>/..., and <manifest>.
 struct Target {
-  std::string store;      // the key space: "file" (one file system) or "s3:<bucket>"
+  std::string store;      // the key space: "file" (one file system) or the bucket's URL
   std::string url_root;   // what a key is shown after: "file://", "s3://bucket/"
   std::string key;        // <root>/<basename>
   std::string manifest;   // <root>/<basename>.manifest.json
@@ -53,8 +53,8 @@ Target target_of(const Checkpoint& cp, const Resolve& resolve) {
     t.key = join_path(resolve(cp.url.dir), base);
     t.resolved = t.key != join_path(cp.url.dir, base);
   } else {
-    t.store = "s3:" + cp.url.bucket;
-    t.url_root = "s3://" + cp.url.bucket + "/";
+    t.store = cp.url.root();
+    t.url_root = cp.url.root() + "/";
     t.key = cp.url.prefix.empty() ? base : cp.url.prefix + "/" + base;
   }
   t.manifest = t.key + ".manifest.json";
