@@ -10,6 +10,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "supervise/azure/store.hpp"
 #include "supervise/checkpoint/crc32c.hpp"
 #include "supervise/checkpoint/file_store.hpp"
 #include "supervise/s3/store.hpp"
@@ -46,7 +47,7 @@ constexpr int kQuietTries = 3;  // then the file counts as changing: it goes aga
 std::shared_ptr<Store> make_store(const spec::StoreUrl& url) {
   switch (url.scheme) {
     case spec::StoreUrl::Scheme::kFile: return std::make_shared<FileStore>(url.dir);
-    case spec::StoreUrl::Scheme::kAzure: throw std::runtime_error("azure:// stores are not built yet");
+    case spec::StoreUrl::Scheme::kAzure: return azure::make_azure_store(url);
     default: return s3::make_s3_store(url);  // s3://, gs://, tos://, swift://: the S3 protocol
   }
 }

@@ -22,6 +22,71 @@ std::optional<std::string> non_empty(const GetEnv& getenv, const std::string& na
   return std::nullopt;
 }
 
+
+// An endpoint URL without its trailing '/'s, or why it is not an http(s) URL (`what`
+// names it: "the S3 endpoint", "GS_ENDPOINT_URL"; a "user:password@" is never shown).
+std::optional<std::string> set_endpoint(Config& config, const std::string& what, std::string endpoint) {
+  while (!endpoint.empty() && endpoint.back() == '/') endpoint.pop_back();
+  config.endpoint = endpoint;
+  if (endpoint.empty() || endpoint.rfind("http://", 0) == 0 || endpoint.rfind("https://", 0) == 0)
+    return std::nullopt;
+  // redact_url needs a scheme to find a "user:password@"; without one, hide all before
+  // the last '@' all the same.
+  std::string shown = spec::redact_url(endpoint);
+  if (shown.find("://") == std::string::npos && shown.rfind('@') != std::string::npos)
+    shown = "***@" + shown.substr(shown.rfind('@') + 1);
+  return what + " " + quote(shown) + " is not an http:// or https:// URL";
+}
+
+// The settings every S3-protocol store shares: certificates, part sizes, concurrency,
+// checksums.
+std::optional<std::string> transfer_settings(Config& config, const GetEnv& getenv) {
+  if (auto ca = non_empty(getenv, "AWS_CA_BUNDLE")) config.ca_bundle = *ca;
+  if (auto t = non_empty(getenv, "SUPERVISE_S3_MULTIPART_THRESHOLD")) {
+    auto threshold = parse_multipart_threshold(*t);
+    if (!threshold) return threshold.error();
+    config.multipart_threshold = *threshold;
+  }
+  if (auto t = non_empty(getenv, "SUPERVISE_S3_MULTIPART_CHUNKSIZE")) {
+    auto size = parse_size("SUPERVISE_S3_MULTIPART_CHUNKSIZE", *t);
+    if (!size) return size.error();
+    config.part_size = *size;
+  }
+  if (auto t = non_empty(getenv, "SUPERVISE_S3_MAX_CONCURRENT_REQUESTS")) {
+    char* end = nullptr;
+    errno = 0;
+    unsigned long n = std::strtoul(t->c_str(), &end, 10);
+    if (errno != 0 || end == t->c_str() || *end != '\0' || n < 1 || n > kMaxConcurrentRequests || (*t)[0] == '-')
+      return "SUPERVISE_S3_MAX_CONCURRENT_REQUESTS " + quote(*t) + " is not a number from 1 to " +
+             std::to_string(kMaxConcurrentRequests);
+    config.max_concurrent_requests = static_cast<unsigned>(n);
+  }
+  // The AWS SDKs' own settings: "when_supported" (their default, and ours) or "when_required".
+  for (auto [name, flag] : {std::pair{"AWS_REQUEST_CHECKSUM_CALCULATION", &config.request_checksums},
+                            std::pair{"AWS_RESPONSE_CHECKSUM_VALIDATION", &config.response_checksums}}) {
+    auto v = non_empty(getenv, name);
+    if (!v) continue;
+    std::string value = *v;
+    for (auto& c : value) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (value == "when_supported") *flag = true;
+    else if (value == "when_required") *flag = false;
+    else return std::string(name) + " " + quote(*v) + " is not when_supported or when_required";
+  }
+  return std::nullopt;
+}
+
+// Both keys of a pair of variables, or why not (naming the variables, never a value).
+Result<Credentials> key_pair(const GetEnv& getenv, const std::string& store, const std::string& id_name,
+                             const std::string& secret_name, const std::string& token_name) {
+  auto id = non_empty(getenv, id_name);
+  auto secret = non_empty(getenv, secret_name);
+  if (id && secret)
+    return Credentials{*id, *secret, token_name.empty() ? "" : non_empty(getenv, token_name).value_or(""),
+                       "environment"};
+  if (id || secret) return Error{(id ? secret_name : id_name) + " is not set (" + (id ? id_name : secret_name) + " is)"};
+  return Error{"no " + store + " credentials: " + id_name + " and " + secret_name + " are not set"};
+}
+
 }  // namespace
 
 Result<std::uint64_t> parse_multipart_threshold(const std::string& text) {
@@ -118,47 +183,74 @@ Result<Config> resolve_config(const GetEnv& getenv, const ReadFile& read_file) {
   else if (auto d = non_empty(getenv, "AWS_DEFAULT_REGION")) config.region = *d;
   if (auto e = non_empty(getenv, "AWS_ENDPOINT_URL_S3")) config.endpoint = *e;
   else if (auto g = non_empty(getenv, "AWS_ENDPOINT_URL")) config.endpoint = *g;
-  while (!config.endpoint.empty() && config.endpoint.back() == '/') config.endpoint.pop_back();
-  if (!config.endpoint.empty() && config.endpoint.rfind("http://", 0) != 0 && config.endpoint.rfind("https://", 0) != 0) {
-    // redact_url needs a scheme to find a "user:password@"; without one, hide all
-    // before the last '@' all the same.
-    std::string shown = spec::redact_url(config.endpoint);
-    if (shown.find("://") == std::string::npos && shown.rfind('@') != std::string::npos)
-      shown = "***@" + shown.substr(shown.rfind('@') + 1);
-    return Error{"the S3 endpoint " + quote(shown) + " is not an http:// or https:// URL"};
-  }
+  if (auto bad = set_endpoint(config, "the S3 endpoint", config.endpoint)) return Error{*bad};
   config.path_style = !config.endpoint.empty();
-  if (auto ca = non_empty(getenv, "AWS_CA_BUNDLE")) config.ca_bundle = *ca;
-  if (auto t = non_empty(getenv, "SUPERVISE_S3_MULTIPART_THRESHOLD")) {
-    auto threshold = parse_multipart_threshold(*t);
-    if (!threshold) return Error{threshold.error()};
-    config.multipart_threshold = *threshold;
+  if (auto bad = transfer_settings(config, getenv)) return Error{*bad};
+  return config;
+}
+
+}  // namespace supervise::s3
+
+namespace supervise::s3 {
+
+Result<Config> resolve_store_config(const spec::StoreUrl& url, const GetEnv& getenv, const ReadFile& read_file) {
+  using Scheme = spec::StoreUrl::Scheme;
+  if (url.scheme == Scheme::kS3) return resolve_config(getenv, read_file);
+  Config config;
+  config.path_style = true;
+  std::string override_name;
+  switch (url.scheme) {
+    case Scheme::kGs: {
+      auto creds = key_pair(getenv, "Cloud Storage", "GS_ACCESS_KEY_ID", "GS_SECRET_ACCESS_KEY", "");
+      if (!creds) return Error{creds.error() + " (Cloud Storage HMAC keys)"};
+      config.credentials = *creds;
+      config.region = "auto";
+      config.endpoint = "https://storage.googleapis.com";
+      config.display_root = "gs://";
+      config.checksum_headers = Config::ChecksumHeaders::kGoog;
+      override_name = "GS_ENDPOINT_URL";
+      break;
+    }
+    case Scheme::kTos: {
+      auto creds = key_pair(getenv, "TOS", "TOS_ACCESS_KEY", "TOS_SECRET_KEY", "TOS_SECURITY_TOKEN");
+      if (!creds) return Error{creds.error()};
+      config.credentials = *creds;
+      // As OSMO derives it: the endpoint is tos-s3-<region>.<domain>.
+      constexpr std::string_view kTosS3 = "tos-s3-";
+      if (url.endpoint.rfind(kTosS3, 0) == 0) {
+        config.region = url.endpoint.substr(kTosS3.size(), url.endpoint.find('.') - kTosS3.size());
+      } else if (auto r = non_empty(getenv, "TOS_REGION")) {
+        config.region = *r;
+      } else {
+        return Error{"cannot tell the region of tos://" + url.endpoint +
+                     ": its endpoint is not tos-s3-<region>.<domain>; set TOS_REGION"};
+      }
+      config.endpoint = "https://" + url.endpoint;
+      config.path_style = false;  // https://<bucket>.<endpoint>, as OSMO addresses it
+      config.display_root = "tos://" + url.endpoint + "/";
+      override_name = "TOS_ENDPOINT_URL";
+      break;
+    }
+    case Scheme::kSwift: {
+      auto creds = key_pair(getenv, "Swift", "SWIFT_ACCESS_KEY_ID", "SWIFT_SECRET_ACCESS_KEY", "");
+      if (!creds) return Error{creds.error()};
+      config.credentials = *creds;
+      config.region = non_empty(getenv, "SWIFT_REGION").value_or("us-east-1");
+      config.endpoint = "https://" + url.endpoint;
+      config.display_root = "swift://" + url.endpoint + "/" + url.account + "/";
+      override_name = "SWIFT_ENDPOINT_URL";
+      break;
+    }
+    default:
+      return Error{"not a store of the S3 protocol: " + url.text};
   }
-  if (auto t = non_empty(getenv, "SUPERVISE_S3_MULTIPART_CHUNKSIZE")) {
-    auto size = parse_size("SUPERVISE_S3_MULTIPART_CHUNKSIZE", *t);
-    if (!size) return Error{size.error()};
-    config.part_size = *size;
-  }
-  if (auto t = non_empty(getenv, "SUPERVISE_S3_MAX_CONCURRENT_REQUESTS")) {
-    char* end = nullptr;
-    errno = 0;
-    unsigned long n = std::strtoul(t->c_str(), &end, 10);
-    if (errno != 0 || end == t->c_str() || *end != '\0' || n < 1 || n > kMaxConcurrentRequests || (*t)[0] == '-')
-      return Error{"SUPERVISE_S3_MAX_CONCURRENT_REQUESTS " + quote(*t) + " is not a number from 1 to " +
-                   std::to_string(kMaxConcurrentRequests)};
-    config.max_concurrent_requests = static_cast<unsigned>(n);
-  }
-  // The AWS SDKs' own settings: "when_supported" (their default, and ours) or "when_required".
-  for (auto [name, flag] : {std::pair{"AWS_REQUEST_CHECKSUM_CALCULATION", &config.request_checksums},
-                            std::pair{"AWS_RESPONSE_CHECKSUM_VALIDATION", &config.response_checksums}}) {
-    auto v = non_empty(getenv, name);
-    if (!v) continue;
-    std::string value = *v;
-    for (auto& c : value) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (value == "when_supported") *flag = true;
-    else if (value == "when_required") *flag = false;
-    else return Error{std::string(name) + " " + quote(*v) + " is not when_supported or when_required"};
-  }
+  if (auto e = non_empty(getenv, override_name))
+    if (auto bad = set_endpoint(config, override_name, *e)) return Error{*bad};
+  // The defaults here; the variables may still turn them on (tos, swift) or off.
+  config.request_checksums = url.scheme == Scheme::kGs;
+  config.response_checksums = false;
+  if (auto bad = transfer_settings(config, getenv)) return Error{*bad};
+  if (url.scheme == Scheme::kGs) config.response_checksums = false;  // x-amz-checksum-mode is S3's
   return config;
 }
 

@@ -43,12 +43,15 @@ Loaded load() {
          bind(lib, "curl_multi_info_read", a.multi_info_read, l.error) &&
          bind(lib, "curl_multi_cleanup", a.multi_cleanup, l.error);
   // libcurl linked libcrypto in (Debian's libcurl4 is the OpenSSL flavour): take its MD5
-  // without loading anything more. Optional: the checks that use it have a fallback.
+  // (and HMAC-SHA256) without loading anything more. Optional: the checks that use it have a fallback.
   if (l.ok) {
     if (void* crypto = ::dlopen("libcrypto.so.3", RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD)) {
       a.evp_digest = reinterpret_cast<decltype(a.evp_digest)>(::dlsym(crypto, "EVP_Digest"));
       a.evp_md5 = reinterpret_cast<decltype(a.evp_md5)>(::dlsym(crypto, "EVP_md5"));
       if (a.evp_digest == nullptr || a.evp_md5 == nullptr) a.evp_digest = nullptr, a.evp_md5 = nullptr;
+      a.hmac = reinterpret_cast<decltype(a.hmac)>(::dlsym(crypto, "HMAC"));
+      a.evp_sha256 = reinterpret_cast<decltype(a.evp_sha256)>(::dlsym(crypto, "EVP_sha256"));
+      if (a.hmac == nullptr || a.evp_sha256 == nullptr) a.hmac = nullptr, a.evp_sha256 = nullptr;
     }
   }
   // curl_global_init is not thread-safe: done here, once, before any worker uses curl.
@@ -66,6 +69,17 @@ std::string md5(const CurlApi& api, std::string_view data) {
   unsigned char digest[64];
   unsigned int size = 0;
   if (api.evp_digest(data.data(), data.size(), digest, &size, api.evp_md5(), nullptr) != 1 || size != 16) return "";
+  return std::string(reinterpret_cast<const char*>(digest), size);
+}
+
+std::string hmac_sha256(const CurlApi& api, std::string_view key, std::string_view data) {
+  if (api.hmac == nullptr) return "";
+  unsigned char digest[64];
+  unsigned int size = 0;
+  if (api.hmac(api.evp_sha256(), key.data(), static_cast<int>(key.size()),
+               reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest, &size) == nullptr ||
+      size != 32)
+    return "";
   return std::string(reinterpret_cast<const char*>(digest), size);
 }
 

@@ -115,7 +115,12 @@ std::string encode_query(std::vector<std::pair<std::string, std::string>> params
 
 std::string object_url(const Config& config, const std::string& bucket, const std::string& key) {
   std::string path = encode_key(key);
-  if (!config.endpoint.empty()) return config.endpoint + "/" + bucket + "/" + path;
+  if (!config.endpoint.empty() && config.path_style) return config.endpoint + "/" + bucket + "/" + path;
+  if (!config.endpoint.empty()) {  // virtual-hosted at the endpoint: scheme://bucket.host/key
+    std::size_t host = config.endpoint.find("://");
+    host = host == std::string::npos ? 0 : host + 3;
+    return config.endpoint.substr(0, host) + bucket + "." + config.endpoint.substr(host) + "/" + path;
+  }
   if (bucket.find('.') != std::string::npos)
     return "https://s3." + config.region + ".amazonaws.com/" + bucket + "/" + path;
   return "https://" + bucket + ".s3." + config.region + ".amazonaws.com/" + path;

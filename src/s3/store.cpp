@@ -10,6 +10,7 @@
 
 #include "supervise/checkpoint/crc32c.hpp"
 #include "supervise/s3/request.hpp"
+#include "supervise/s3/transfers.hpp"
 #include "supervise/utf8.hpp"
 
 namespace supervise::s3 {
@@ -29,28 +30,6 @@ std::optional<std::string> read_text(const std::string& path) {
 }
 
 constexpr std::size_t kMaxKeyBytes = 1024;  // S3's limit on a key
-
-// `redo_is_cheap`: a single PutObject may be tried again by the round after the client's
-// own attempts (a burst of faults can outlast them); a multipart upload, whose parts the
-// client has already retried, is not redone from its first part in the same round.
-checkpoint::PutResult from(const Outcome& o, bool redo_is_cheap) {
-  checkpoint::PutResult r;
-  r.ok = o.ok;
-  r.retryable = redo_is_cheap && o.retryable;
-  r.error = o.error;
-  r.previous_kept = !o.maybe_committed;
-  return r;
-}
-
-// The file changed while it was read: nothing was committed, the object keeps its last
-// version, and the file must be stored again (as the round does for a changed file).
-checkpoint::PutResult changed(const checkpoint::Stamp& stamp) {
-  checkpoint::PutResult r;
-  r.ok = true;
-  r.changed = true;
-  r.stamp = stamp;
-  return r;
-}
 
 }  // namespace
 
@@ -73,12 +52,7 @@ std::string S3Store::key_problem(const std::string& key) const {
 checkpoint::PutResult S3Store::put_file(const std::string& key, const std::string& source,
                                         const checkpoint::Control& control) {
   auto in = std::make_unique<checkpoint::SourceFile>(source);
-  if (!in->ok()) {
-    checkpoint::PutResult r;
-    r.vanished = in->vanished();
-    r.error = in->error();
-    return r;
-  }
+  if (!in->ok()) return unopened(*in);
   const std::uint64_t size = in->stamp().size;
   if (size > client_->options().multipart_threshold) return put_multipart(key, *in, control);
   if (size <= client_->config().part_size) return put_whole(key, *in, control);
@@ -87,36 +61,10 @@ checkpoint::PutResult S3Store::put_file(const std::string& key, const std::strin
 
 checkpoint::PutResult S3Store::put_whole(const std::string& key, checkpoint::SourceFile& in,
                                          const checkpoint::Control& control) {
-  // A file no larger than a part is read once into memory (within a slot of the pool):
-  // its checksum is known before the first byte goes, and a retry resends those bytes.
-  checkpoint::TransferPool::Slot slot(*pool_, control);
-  checkpoint::PutResult r;
-  if (!slot.held()) {
-    r.error = "PUT s3://" + bucket_ + "/" + full_key(key) + ": " + control.give_up_reason();
-    return r;
-  }
-  const checkpoint::Stamp stamp = in.stamp();
-  std::string buffer(static_cast<std::size_t>(stamp.size), '\0');
-  std::size_t filled = 0;
-  while (filled < buffer.size()) {
-    long n = in.read(buffer.data() + filled, buffer.size() - filled);
-    if (n <= 0) break;
-    filled += static_cast<std::size_t>(n);
-  }
-  if (filled < buffer.size() && !in.error().empty()) {
-    r.error = in.error();
-    return r;
-  }
-  // Shrank, grew or was rewritten while read: nothing went up; stored again later.
-  if (filled < buffer.size() || in.changed()) return changed(stamp);
-  const std::string checksum = client_->config().request_checksums ? checkpoint::crc32c_base64(in.crc32c()) : "";
-  Outcome o = client_->put_object(bucket_, full_key(key), memory_body(buffer), {&control}, checksum);
-  r = from(o, /*redo_is_cheap=*/true);
-  r.stamp = stamp;
-  r.crc32c = in.crc32c();
-  r.bytes = o.ok ? stamp.size : 0;
-  if (o.ok) control.add_moved(stamp.size);
-  return r;
+  return put_whole_file(*pool_, in, control, "PUT " + shown(full_key(key)), [&](std::string_view data, std::uint32_t crc) {
+    const std::string checksum = client_->config().request_checksums ? checkpoint::crc32c_base64(crc) : "";
+    return client_->put_object(bucket_, full_key(key), memory_body(data), {&control}, checksum);
+  });
 }
 
 checkpoint::PutResult S3Store::put_single(const std::string& key, const std::string& source,
@@ -144,7 +92,7 @@ checkpoint::PutResult S3Store::put_single(const std::string& key, const std::str
         r.error = error;
         return r;
       }
-      return changed(first);
+      return changed_result(first);
     }
     expected = *crc;
     checksum = checkpoint::crc32c_base64(*crc);
@@ -173,8 +121,8 @@ checkpoint::PutResult S3Store::put_single(const std::string& key, const std::str
                   },
                   declared};
   Outcome o = client_->put_object(bucket_, full_key(key), body, {&control}, checksum);
-  if (moved) return changed(first);
-  checkpoint::PutResult r = from(o, /*redo_is_cheap=*/true);
+  if (moved) return changed_result(first);
+  checkpoint::PutResult r = put_result(o, /*redo_is_cheap=*/true);
   r.stamp = first;
   r.crc32c = in->crc32c();
   if (!o.ok && !in->error().empty()) {
@@ -217,12 +165,12 @@ std::optional<std::uint32_t> S3Store::file_crc32c(const checkpoint::SourceFile& 
 checkpoint::PutResult S3Store::put_multipart(const std::string& key, checkpoint::SourceFile& in,
                                              const checkpoint::Control& control) {
   const std::string object = full_key(key);
-  const std::string url = "s3://" + bucket_ + "/" + object;
+  const std::string url = shown(object);
   const bool checksums = client_->config().request_checksums;
   std::string upload_id;
   Outcome o = client_->create_multipart(bucket_, object, upload_id, {&control}, checksums);
   if (!o.ok) {
-    checkpoint::PutResult r = from(o, /*redo_is_cheap=*/false);
+    checkpoint::PutResult r = put_result(o, /*redo_is_cheap=*/false);
     r.previous_kept = true;  // nothing of an upload is visible before it completes
     return r;
   }
@@ -238,48 +186,19 @@ checkpoint::PutResult S3Store::put_multipart(const std::string& key, checkpoint:
     std::string checksum;
   };
   std::vector<Part> parts(count);
-  std::vector<std::uint32_t> crcs(count, 0);
-  // The parts go in parallel through the pool, each read with pread at its offset once
-  // into memory (so a retry resends the same bytes) within a slot. The first failure
-  // stops the parts not yet begun.
-  std::mutex mutex;
-  std::atomic<bool> stop{false};
-  checkpoint::PutResult r;
-  r.previous_kept = true;
-  bool moved = false;
-  auto fail = [&](const checkpoint::PutResult& failure, bool shrank) {
-    std::lock_guard lock(mutex);
-    if (!stop.exchange(true)) {
-      r = failure;
-      r.previous_kept = true;
-      moved = shrank;
-    }
-  };
-  pool_->run(count, [&](std::size_t i) {
-    if (stop) return;
-    checkpoint::TransferPool::Slot slot(*pool_, control);
-    if (!slot.held()) {
-      checkpoint::PutResult gave_up;
-      gave_up.error = "PUT " + url + ": " + control.give_up_reason();
-      return fail(gave_up, false);
-    }
-    if (stop) return;
-    const std::uint64_t offset = i * part;
-    std::string buffer(static_cast<std::size_t>(std::min(part, size - offset)), '\0');
-    std::string error;
-    if (!in.read_at(buffer.data(), buffer.size(), offset, error)) {
-      checkpoint::PutResult bad;
-      bad.error = error;
-      return fail(bad, error.empty());
-    }
-    crcs[i] = checkpoint::crc32c(0, buffer.data(), buffer.size());
-    if (checksums) parts[i].checksum = checkpoint::crc32c_base64(crcs[i]);
-    Outcome p = client_->upload_part(bucket_, object, upload_id, static_cast<int>(i + 1), memory_body(buffer),
-                                     {&control}, parts[i].checksum);
-    if (!p.ok) return fail(from(p, /*redo_is_cheap=*/false), false);
-    parts[i].etag = p.etag;
-    control.add_moved(buffer.size());
-  });
+  // The parts go in parallel through the pool (transfers.hpp).
+  SentParts sent = send_parts(*pool_, in, part, control, "PUT " + url,
+                              [&](std::size_t i, std::string_view data, std::uint32_t crc) {
+                                if (checksums) parts[i].checksum = checkpoint::crc32c_base64(crc);
+                                Outcome p = client_->upload_part(bucket_, object, upload_id, static_cast<int>(i + 1),
+                                                                 memory_body(data), {&control}, parts[i].checksum);
+                                parts[i].etag = p.etag;
+                                return p;
+                              });
+  const bool stop = sent.stopped;
+  bool moved = sent.moved;
+  checkpoint::PutResult r = sent.failure;
+  const std::vector<std::uint32_t>& crcs = sent.crcs;
   // Every byte is read: a file that moved meanwhile is not completed (the parts may mix
   // two versions); the object keeps its last version.
   if (!stop && in.changed()) moved = true;
@@ -287,7 +206,8 @@ checkpoint::PutResult S3Store::put_multipart(const std::string& key, checkpoint:
     std::vector<std::string> etags, sums;
     for (const Part& p : parts) {
       etags.push_back(p.etag);
-      if (checksums) sums.push_back(p.checksum);
+      if (checksums && client_->config().checksum_headers == Config::ChecksumHeaders::kAmz)
+        sums.push_back(p.checksum);
     }
     const std::uint32_t crc = checkpoint::crc32c_of_pieces(crcs, part, size);
     Outcome c = client_->complete_multipart(bucket_, object, upload_id, etags, size, {&control}, sums);
@@ -307,13 +227,13 @@ checkpoint::PutResult S3Store::put_multipart(const std::string& key, checkpoint:
       ok.bytes = size;
       return ok;
     }
-    r = from(c, /*redo_is_cheap=*/false);
+    r = put_result(c, /*redo_is_cheap=*/false);
     // Refused, or found not completed: the object is what it was. Not known: no promise.
     r.previous_kept = !unknown || done.has_value();
   }
   // Nothing may dangle: an upload that was not completed is aborted.
   abort_upload(url, upload_id, control);
-  if (moved) return changed(in.stamp());
+  if (moved) return changed_result(in.stamp());
   return r;
 }
 
@@ -322,7 +242,7 @@ std::optional<bool> S3Store::completed_as(const std::string& object, const std::
   Outcome h = client_->head_object(bucket_, object, {&control});
   if (h.status == 404) return false;
   if (!h.ok) {
-    spdlog::warn("cannot tell whether s3://{}/{} was completed: {}", bucket_, object, h.error);
+    spdlog::warn("cannot tell whether {} was completed: {}", shown(object), h.error);
     return std::nullopt;
   }
   if (h.content_length != size) return false;
@@ -335,7 +255,7 @@ std::optional<bool> S3Store::completed_as(const std::string& object, const std::
 
 void S3Store::abort_upload(const std::string& object, const std::string& upload_id,
                            const checkpoint::Control& control) {
-  std::string key = object.substr(5 + bucket_.size() + 1);  // "s3://" bucket "/"
+  std::string key = object.substr(shown("").size());
   // After a cancel, within the cleanup budget; otherwise with the client's retries, even
   // when the store was found down (it may answer this one).
   checkpoint::Control only_cancel{control.cancel, nullptr};
@@ -379,7 +299,7 @@ bool S3Store::clean_leftovers(const std::string& root, const std::function<bool(
   if (!o.ok) {
     // A transient failure: the next round looks again. A permanent one (credentials
     // that may put objects but not list uploads): said once, not every round.
-    spdlog::warn("cannot list the multipart uploads left under s3://{}/{}{}: {}", bucket_, top,
+    spdlog::warn("cannot list the multipart uploads left under {}{}: {}", shown(top),
                  o.retryable ? "" : " (not tried again)", o.error);
     return !o.retryable && !o.gave_up;
   }
@@ -392,12 +312,12 @@ bool S3Store::clean_leftovers(const std::string& root, const std::function<bool(
     }
     Outcome a = client_->abort_multipart(bucket_, u.key, u.upload_id, {&control});
     if (a.ok || a.code == "NoSuchUpload") ++aborted;
-    else spdlog::warn("cannot abort the multipart upload {} of s3://{}/{}, left by an earlier run: {}", u.upload_id,
-                      bucket_, u.key, a.error);
+    else spdlog::warn("cannot abort the multipart upload {} of {}, left by an earlier run: {}", u.upload_id,
+                      shown(u.key), a.error);
   }
   if (aborted > 0)
-    spdlog::info("aborted {} multipart {} under s3://{}/{} left by an earlier run", aborted,
-                 aborted == 1 ? "upload" : "uploads", bucket_, top);
+    spdlog::info("aborted {} multipart {} under {} left by an earlier run", aborted,
+                 aborted == 1 ? "upload" : "uploads", shown(top));
   return true;
 }
 
@@ -406,34 +326,15 @@ checkpoint::PutResult S3Store::put_bytes(const std::string& key, std::string_vie
   const std::string checksum = client_->config().request_checksums
                                    ? checkpoint::crc32c_base64(checkpoint::crc32c(0, data.data(), data.size()))
                                    : "";
-  checkpoint::PutResult r = from(client_->put_object(bucket_, full_key(key), memory_body(data), {&control}, checksum),
+  checkpoint::PutResult r = put_result(client_->put_object(bucket_, full_key(key), memory_body(data), {&control}, checksum),
                                  /*redo_is_cheap=*/true);
   if (r.ok) r.bytes = data.size();
   return r;
 }
 
-namespace {
-
-// What a GetObject's outcome means for a read: found, not there (a 404 that is not a
-// missing bucket), or an error.
-checkpoint::GetResult get_result(const Outcome& o, const std::string& error) {
-  checkpoint::GetResult r;
-  if (o.ok) {
-    r.state = checkpoint::GetResult::State::kFound;
-  } else if (o.status == 404 && o.code != "NoSuchBucket") {
-    r.state = checkpoint::GetResult::State::kNotFound;
-  } else {
-    r.error = error.empty() ? o.error : error;
-    r.retryable = o.retryable;
-  }
-  return r;
-}
-
-}  // namespace
-
 checkpoint::GetResult S3Store::get_bytes(const std::string& key, const checkpoint::Control& control) {
   Outcome o = client_->get_object(bucket_, full_key(key), {&control});
-  checkpoint::GetResult r = get_result(o, "");
+  checkpoint::GetResult r = get_result(o, "", "NoSuchBucket");
   if (o.ok) r.data = std::move(o.body);
   return r;
 }
@@ -445,21 +346,15 @@ checkpoint::GetResult S3Store::get_file(const std::string& key, checkpoint::Sink
     if (auto ranged = get_ranged(key, sink, control)) return *ranged;
   }
   std::string sink_error;
-  BodySink body{[&](const char* data, std::size_t size) {
-                  if (!sink.write(data, size)) return sink_error = sink.error(), false;
-                  control.add_moved(size);
-                  return true;
-                },
-                [&] { return sink.rewind() || (sink_error = sink.error(), false); }};
-  Outcome o = client_->get_object_to(bucket_, full_key(key), std::move(body), {&control});
-  checkpoint::GetResult r = get_result(o, sink_error.empty() ? "" : "restoring " + key + ": " + sink_error);
+  Outcome o = client_->get_object_to(bucket_, full_key(key), file_sink(sink, control, sink_error), {&control});
+  checkpoint::GetResult r = get_result(o, sink_error.empty() ? "" : "restoring " + key + ": " + sink_error, "NoSuchBucket");
   // The object's own checksum, where the server gave one for the whole object (not a
   // composite "...-N" of a multipart upload's parts): bytes damaged on the way are found
   // here, and read again.
   if (o.ok && client_->config().response_checksums && !o.checksum.empty() && o.checksum.find('-') == std::string::npos &&
       o.checksum != checkpoint::crc32c_base64(sink.crc32c())) {
     r.state = checkpoint::GetResult::State::kFailed;
-    r.error = "GET s3://" + bucket_ + "/" + full_key(key) + ": the bytes received do not match the object's CRC-32C";
+    r.error = "GET " + shown(full_key(key)) + ": the bytes received do not match the object's CRC-32C";
     r.retryable = true;
   }
   return r;
@@ -467,107 +362,34 @@ checkpoint::GetResult S3Store::get_file(const std::string& key, checkpoint::Sink
 
 std::optional<checkpoint::GetResult> S3Store::get_ranged(const std::string& key, checkpoint::SinkFile& sink,
                                                          const checkpoint::Control& control) {
-  // A large object in parts of the part size, in parallel through the pool, each written
-  // at its offset. The first range gives the ETag and the object's size; the others ask
-  // for that very ETag (If-Match), so a replaced object fails them (412) rather than mix
-  // two versions. An object whose size is not the expected one is read whole instead
-  // (nullopt): the restore judges what it holds.
+  // A large object in parts of the part size, in parallel through the pool (transfers.hpp).
   const std::string object = full_key(key);
-  const std::uint64_t size = sink.expected();
-  const std::uint64_t part = part_size(size, client_->config().part_size);
-  const std::size_t count = static_cast<std::size_t>((size + part - 1) / part);
-  if (!sink.rewind()) {
-    checkpoint::GetResult r;
-    r.error = "restoring " + key + ": " + sink.error();
-    return r;
-  }
-  std::vector<std::uint32_t> crcs(count, 0);
-  std::mutex mutex;
-  std::atomic<bool> stop{false};
-  std::optional<checkpoint::GetResult> failure;
-  std::string etag;
-  bool other_size = false;
-  auto fail = [&](checkpoint::GetResult r) {
-    std::lock_guard lock(mutex);
-    if (!stop.exchange(true)) failure = std::move(r);
-  };
-  auto fetch = [&](std::size_t i) {
-    if (stop) return;
-    checkpoint::TransferPool::Slot slot(*pool_, control);
-    if (!slot.held()) {
-      checkpoint::GetResult r;
-      r.error = "GET s3://" + bucket_ + "/" + object + ": " + control.give_up_reason();
-      return fail(std::move(r));
-    }
-    const std::uint64_t offset = i * part;
-    const std::uint64_t length = std::min(part, size - offset);
-    std::string buffer;
-    buffer.reserve(static_cast<std::size_t>(length));
-    BodySink body{[&](const char* data, std::size_t n) {
-                    if (buffer.size() + n > length) return false;  // more than the range: not S3
-                    buffer.append(data, n);
-                    return true;
-                  },
-                  [&] {
-                    buffer.clear();
-                    return true;
-                  }};
-    ByteRange range{offset, offset + length - 1, i == 0 ? "" : etag};
-    Outcome o = client_->get_object_to(bucket_, object, std::move(body), {&control}, range);
-    if (i == 0 && o.status == 416) {  // smaller than the first range: read whole
-      other_size = true;
-      stop = true;
-      return;
-    }
-    if (!o.ok) {
-      checkpoint::GetResult r = get_result(o, "");
-      if (o.status == 412) {  // replaced since the first range: read again from the start
-        r.state = checkpoint::GetResult::State::kFailed;
-        r.error = "GET s3://" + bucket_ + "/" + object + ": the object changed while it was read";
-        r.retryable = true;
-      }
-      return fail(std::move(r));
-    }
-    if (i == 0) {
-      etag = o.etag;
-      if (o.status != 206 || o.object_size != size || etag.empty()) {
-        other_size = true;
-        stop = true;
-        return;
-      }
-    }
-    if (buffer.size() != length) {
-      checkpoint::GetResult r;
-      r.error = "GET s3://" + bucket_ + "/" + object + ": a range came back short";
-      r.retryable = true;
-      return fail(std::move(r));
-    }
-    std::string error;
-    if (!sink.write_at(buffer.data(), buffer.size(), offset, error)) {
-      checkpoint::GetResult r;
-      r.error = "restoring " + key + ": " + error;
-      return fail(std::move(r));
-    }
-    crcs[i] = checkpoint::crc32c(0, buffer.data(), buffer.size());
-    control.add_moved(length);
-  };
-  fetch(0);  // alone: the others need its ETag
-  if (other_size) return std::nullopt;
-  if (!stop) pool_->run(count - 1, [&](std::size_t i) { fetch(i + 1); });
-  if (failure) return failure;
-  sink.set_whole(size, checkpoint::crc32c_of_pieces(crcs, part, size));
-  checkpoint::GetResult r;
-  r.state = checkpoint::GetResult::State::kFound;
-  return r;
+  return get_in_ranges(
+      *pool_, sink, key, "GET " + shown(object), part_size(sink.expected(), client_->config().part_size), control,
+      [&](const ByteRange& range, BodySink body) {
+        return client_->get_object_to(bucket_, object, std::move(body), {&control}, range);
+      },
+      [](const Outcome& o) { return get_result(o, "", "NoSuchBucket"); });
 }
 
 std::shared_ptr<checkpoint::Store> make_s3_store(const spec::StoreUrl& url) {
-  auto config = resolve_config(env, read_text);
+  auto config = resolve_store_config(url, env, read_text);
   if (!config) throw std::runtime_error(config.error());
+  if (url.scheme == spec::StoreUrl::Scheme::kSwift) {
+    // OSMO checks that the key belongs to the URL's account: "<user>:<account>" names it,
+    // a plain key is AUTH_<key>. Other Swift set-ups (Keystone EC2 keys) differ: say it,
+    // do not refuse.
+    const std::string& id = config->credentials.access_key_id;
+    std::size_t colon = id.find(':');
+    std::string account = colon == std::string::npos ? "AUTH_" + id : id.substr(colon + 1);
+    if (account != url.account)
+      spdlog::warn("{}: SWIFT_ACCESS_KEY_ID is not a key of account {} (as OSMO reads keys); requests may be refused",
+                   url.text, url.account);
+  }
   std::string error;
   const CurlApi* curl = load_curl(error);
   if (curl == nullptr) throw std::runtime_error(error);
-  spdlog::debug("S3 store {}: region {}, endpoint {}, credentials from {}", url.text, config->region,
+  spdlog::debug("{} store {}: region {}, endpoint {}, credentials from {}", url.scheme_name(), url.text, config->region,
                 config->endpoint.empty() ? "AWS" : spec::redact_url(config->endpoint), config->credentials.source);
   ClientOptions options;
   options.multipart_threshold = config->multipart_threshold;

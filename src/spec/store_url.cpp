@@ -187,7 +187,9 @@ Result<StoreUrl> parse_store_url(std::string_view text) {
       rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
       return part;
     };
+    // The form is named where it has more than a bucket (an s3:// URL's error is as it was).
     auto bad = [&](const std::string& why) {
+      if (form.scheme == StoreUrl::Scheme::kS3) return Error{shown + " " + why};
       return Error{shown + " " + why + " (the form is " + std::string(form.form) + ")"};
     };
     switch (form.scheme) {

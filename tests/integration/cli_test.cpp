@@ -136,8 +136,17 @@ TEST(Cli, ExitActionsOverlappingEachOtherNameBothActions) {
 
 TEST(Cli, BadCheckpointIsAUsageError) {
   expect_usage_error({"--checkpoint", "path=/tmp/x"}, {"--checkpoint", "url"});
-  expect_usage_error({"--checkpoint", "path=/tmp/x,url=gs://bucket/p,frequency=60s"},
-                     {"--checkpoint", "gs://bucket/p"});
+  expect_usage_error({"--checkpoint", "path=/tmp/x,url=gcs://bucket/p,frequency=60s"},
+                     {"--checkpoint", "gcs://bucket/p", "not a supported store URL"});
+  // Each store's form (issue 17): the missing or wrong part, and the form.
+  expect_usage_error({"--checkpoint", "path=/tmp/x,url=azure://acct,frequency=60s"},
+                     {"--checkpoint", "azure://acct", "has no container name", "azure://account/container/prefix"});
+  expect_usage_error({"--checkpoint", "path=/tmp/x,url=tos://bucket,frequency=60s"},
+                     {"--checkpoint", "tos://bucket", "has no bucket name", "tos://endpoint/bucket/prefix"});
+  expect_usage_error({"--checkpoint", "path=/tmp/x,url=swift://host/AUTH_a,frequency=60s"},
+                     {"--checkpoint", "has no bucket name", "swift://endpoint/account/bucket/prefix"});
+  expect_usage_error({"--checkpoint", "path=/tmp/x,url=gs://Bucket/p,frequency=60s"},
+                     {"--checkpoint", "gs://Bucket/p", "bucket name"});
   expect_usage_error({"--checkpoint", "path=/tmp/x,url=file:///tmp/y,frequency=5x"},
                      {"--checkpoint", "5x"});
   expect_usage_error({"--checkpoint", "path=/tmp/x,url=file:///tmp/y,frequency=500ms"},

@@ -323,9 +323,13 @@ AGREEMENT_CASES = [
     # checkpoint entries
     *[(f"url {v}", f"checkpoint: [{{path: /tmp/c, url: '{v}', frequency: 60}}]", True)
       for v in ("file:///tmp/s", "FILE:///tmp/s", "s3://bucket", "s3://bucket/", "s3://my.bucket-1/a/b",
-                "S3://abc/x")],
+                "S3://abc/x", "gs://my_bucket/x", "GS://bucket", "azure://acct1/my-container/x",
+                "azure://devstoreaccount1/ckpt", "tos://tos-s3-cn-beijing.volces.com/bucket/p",
+                "tos://localhost:9000/bucket", "swift://swift.example.com/AUTH_team/bucket/run")],
     *[(f"url {v}", f"checkpoint: [{{path: /tmp/c, url: '{v}', frequency: 60}}]", False)
-      for v in ("file://tmp/s", "gs://b/x", "s3://ab", "s3://Bucket/x", "s3://bucket_1", "s3://-bucket",
+      for v in ("file://tmp/s", "gcs://b/x", "gs://Bucket/x", "azure://acct", "azure://Acct/c0nt",
+                "azure://acct/a--b", "tos://bucket", "tos://host_1/bucket", "swift://host/AUTH_a",
+                "swift://host/a;b/bucket", "s3://ab", "s3://Bucket/x", "s3://bucket_1", "s3://-bucket",
                 "s3://a..b", "s3://user@bucket/x", "s3://", "/tmp/s", "")],
     ("checkpoint path /", "checkpoint: [{path: /, url: 'file:///tmp/s', frequency: 60}]", False),
     ("checkpoint path /..", "checkpoint: [{path: /.., url: 'file:///tmp/s', frequency: 60}]", False),

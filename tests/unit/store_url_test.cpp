@@ -93,7 +93,9 @@ TEST_P(BadUrl, IsRejected) {
 }
 
 const std::string kNotAbsolute = " is not a file:// URL of an absolute directory (file:///dir)";
-const std::string kUnsupported = " is not a supported store URL (use file:///dir or s3://bucket/prefix)";
+const std::string kUnsupported =
+    " is not a supported store URL (use file:///dir, s3://bucket/prefix, gs://bucket/prefix, "
+    "azure://account/container/prefix, tos://endpoint/bucket/prefix or swift://endpoint/account/bucket/prefix)";
 const std::string kBadChar = " has a bucket name with a character other than a-z, 0-9, '.' and '-'";
 const std::string kBadLength = " has a bucket name that is not 3 to 63 characters long";
 const std::string kBadEnds = " has a bucket name that does not start and end with a letter or digit";
@@ -107,7 +109,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadRow{"file:relative", R"("file:relative")" + kUnsupported},
         BadRow{"file:/abs/dir", R"("file:/abs/dir")" + kUnsupported},
         BadRow{"/abs/dir", R"("/abs/dir")" + kUnsupported}, BadRow{"", R"("")" + kUnsupported},
-        BadRow{"gs://x", R"("gs://x")" + kUnsupported}, BadRow{"http://x", R"("http://x")" + kUnsupported},
+        BadRow{"http://x", R"("http://x")" + kUnsupported}, BadRow{"az://acct/c", R"("az://acct/c")" + kUnsupported},
         BadRow{"https://bucket.s3.amazonaws.com/x", R"("https://bucket.s3.amazonaws.com/x")" + kUnsupported},
         BadRow{"s3:bucket", R"("s3:bucket")" + kUnsupported}, BadRow{" s3://bucket", R"(" s3://bucket")" + kUnsupported},
         BadRow{"s3://Bad_Bucket", R"("s3://Bad_Bucket")" + kBadChar},
@@ -122,6 +124,80 @@ INSTANTIATE_TEST_SUITE_P(
         BadRow{"s3://a..b", R"("s3://a..b" has a bucket name with "..")"},
         // Control bytes are escaped, never printed.
         BadRow{"s3://a\nb", R"("s3://a\x0ab")" + kBadChar}));
+
+// The other stores of OSMO's list, in OSMO's forms.
+struct OtherRow {
+  std::string url;
+  StoreUrl::Scheme scheme;
+  std::string endpoint, account, bucket, prefix, text, root;
+};
+void PrintTo(const OtherRow& row, std::ostream* os) { *os << '"' << row.url << '"'; }
+
+class OtherUrl : public ::testing::TestWithParam<OtherRow> {};
+
+TEST_P(OtherUrl, SplitsItsParts) {
+  const OtherRow& row = GetParam();
+  auto url = parse_store_url(row.url);
+  ASSERT_TRUE(url.ok()) << row.url << ": " << url.error();
+  EXPECT_EQ(url->scheme, row.scheme);
+  EXPECT_EQ(url->endpoint, row.endpoint);
+  EXPECT_EQ(url->account, row.account);
+  EXPECT_EQ(url->bucket, row.bucket);
+  EXPECT_EQ(url->prefix, row.prefix);
+  EXPECT_EQ(url->text, row.text);
+  EXPECT_EQ(url->root(), row.root);
+}
+
+using S = StoreUrl::Scheme;
+INSTANTIATE_TEST_SUITE_P(
+    Spec, OtherUrl,
+    ::testing::Values(
+        OtherRow{"gs://bucket/run/7/", S::kGs, "", "", "bucket", "run/7", "gs://bucket/run/7", "gs://bucket"},
+        OtherRow{"GS://my_bucket.x", S::kGs, "", "", "my_bucket.x", "", "gs://my_bucket.x", "gs://my_bucket.x"},
+        OtherRow{"azure://acct1/container-1/a/b", S::kAzure, "", "acct1", "container-1", "a/b",
+                 "azure://acct1/container-1/a/b", "azure://acct1/container-1"},
+        OtherRow{"azure://devstoreaccount1/ckpt", S::kAzure, "", "devstoreaccount1", "ckpt", "",
+                 "azure://devstoreaccount1/ckpt", "azure://devstoreaccount1/ckpt"},
+        OtherRow{"tos://tos-s3-cn-beijing.volces.com/bucket/p", S::kTos, "tos-s3-cn-beijing.volces.com", "", "bucket",
+                 "p", "tos://tos-s3-cn-beijing.volces.com/bucket/p", "tos://tos-s3-cn-beijing.volces.com/bucket"},
+        OtherRow{"tos://localhost:9000/bucket", S::kTos, "localhost:9000", "", "bucket", "",
+                 "tos://localhost:9000/bucket", "tos://localhost:9000/bucket"},
+        OtherRow{"swift://swift.example.com/AUTH_team/bucket/run 1//", S::kSwift, "swift.example.com", "AUTH_team",
+                 "bucket", "run 1", "swift://swift.example.com/AUTH_team/bucket/run 1",
+                 "swift://swift.example.com/AUTH_team/bucket"}));
+
+INSTANTIATE_TEST_SUITE_P(
+    Forms, BadUrl,
+    ::testing::Values(
+        BadRow{"gs://", R"("gs://" has no bucket name (the form is gs://bucket/prefix))"},
+        BadRow{"gs://ab", R"("gs://ab" has a bucket name that is not 3 to 63 characters long (222 with dots) )"
+                          "(the form is gs://bucket/prefix)"},
+        BadRow{"gs://Bucket", R"("gs://Bucket" has a bucket name with a character other than a-z, 0-9, '.', '-' and '_' )"
+                              "(the form is gs://bucket/prefix)"},
+        BadRow{"azure://acct", R"("azure://acct" has no container name (the form is azure://account/container/prefix))"},
+        BadRow{"azure:///c/p", R"("azure:///c/p" has no storage account (the form is azure://account/container/prefix))"},
+        BadRow{"azure://My_Acct/c0ntainer",
+               R"("azure://My_Acct/c0ntainer" has a storage account name with a character other than a-z and 0-9 )"
+               "(the form is azure://account/container/prefix)"},
+        BadRow{"azure://acct/a--b", R"("azure://acct/a--b" has a container name with "--" )"
+                                    "(the form is azure://account/container/prefix)"},
+        BadRow{"azure://acct/Cont", R"("azure://acct/Cont" has a container name with a character other than a-z, 0-9 and '-' )"
+                                    "(the form is azure://account/container/prefix)"},
+        BadRow{"tos://bucket", R"("tos://bucket" has no bucket name (the form is tos://endpoint/bucket/prefix))"},
+        BadRow{"tos:///bucket/p", R"("tos:///bucket/p" has no endpoint (the form is tos://endpoint/bucket/prefix))"},
+        BadRow{"tos://host:99999/bucket",
+               R"("tos://host:99999/bucket" has an endpoint whose port is not a number from 1 to 65535 )"
+               "(the form is tos://endpoint/bucket/prefix)"},
+        BadRow{"tos://host_1/bucket",
+               R"("tos://host_1/bucket" has an endpoint that is not a host name (letters, digits, '-' and '.'), )"
+               "with an optional :port (the form is tos://endpoint/bucket/prefix)"},
+        BadRow{"swift://host/AUTH_x", R"("swift://host/AUTH_x" has no bucket name )"
+                                      "(the form is swift://endpoint/account/bucket/prefix)"},
+        BadRow{"swift://host//bucket", R"("swift://host//bucket" has no account )"
+                                       "(the form is swift://endpoint/account/bucket/prefix)"},
+        BadRow{"swift://host/a;b/bucket",
+               R"("swift://host/a;b/bucket" has an account with a character that cannot be in one )"
+               R"((',', ';', '*', '@', ':', '?', '#' or a space) (the form is swift://endpoint/account/bucket/prefix))"}));
 
 // Credentials in a URL never appear in a message.
 class SecretUrl : public ::testing::TestWithParam<std::string> {};
@@ -142,6 +218,8 @@ INSTANTIATE_TEST_SUITE_P(
                       "s3://AKIAIOSFODNN7EXAMPLE:wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY@bucket/prefix",
                       "s3://AKIAIOSFODNN7EXAMPLE:wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY@bucket",
                       "http://user:secret@host/x", "gs://user:secret@bucket/x",
+                      "tos://user:secret@host/bucket/x", "swift://user:secret@host/AUTH_a/bucket",
+                      "azure://user:secret@acct/container",
                       "file://user:secret@/abs/dir"));
 
 struct RedactRow {

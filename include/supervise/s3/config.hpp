@@ -13,6 +13,7 @@
 #include <string>
 
 #include "supervise/result.hpp"
+#include "supervise/spec/store_url.hpp"
 
 namespace supervise::s3 {
 
@@ -33,7 +34,17 @@ struct Config {
   Credentials credentials;
   std::string region = "us-east-1";
   std::string endpoint;  // "http://127.0.0.1:9000"; empty for AWS itself
+  // With an endpoint: "<endpoint>/<bucket>/<key>" (true), or "<scheme>://<bucket>.<host>/<key>"
+  // (false: Volcengine TOS).
   bool path_style = false;
+  // How objects are named in messages and logs: display_root + bucket + "/" + key
+  // ("s3://", "gs://", "tos://<endpoint>/", "swift://<endpoint>/<account>/").
+  std::string display_root = "s3://";
+  // The checksum headers the server takes: S3's x-amz-checksum-crc32c (and the algorithm
+  // on multipart uploads, per-part checksums in the Complete body, x-amz-checksum-mode on
+  // GET), or Cloud Storage's x-goog-hash: crc32c=... on each body (no others).
+  enum class ChecksumHeaders { kAmz, kGoog };
+  ChecksumHeaders checksum_headers = ChecksumHeaders::kAmz;
   std::string ca_bundle;  // AWS_CA_BUNDLE: certificates to trust instead of the system's
   // SUPERVISE_S3_MULTIPART_THRESHOLD: files larger than this go up in parts
   std::uint64_t multipart_threshold = kDefaultMultipartThreshold;
@@ -55,6 +66,22 @@ using ReadFile = std::function<std::optional<std::string>(const std::string& pat
 // Everything needed to talk to S3, or an error saying what is missing and where it was
 // looked for (never a secret).
 Result<Config> resolve_config(const GetEnv& getenv, const ReadFile& read_file);
+
+// The same for any store of the S3 protocol, by the URL's scheme (README, "Stores"):
+//  s3://     resolve_config above.
+//  gs://     GS_ACCESS_KEY_ID + GS_SECRET_ACCESS_KEY (HMAC keys); endpoint
+//            https://storage.googleapis.com or GS_ENDPOINT_URL, path-style; region "auto";
+//            x-goog-hash checksums.
+//  tos://    TOS_ACCESS_KEY + TOS_SECRET_KEY (+ TOS_SECURITY_TOKEN), Volcengine's SDK names;
+//            https://<bucket>.<endpoint> (virtual-hosted; TOS_ENDPOINT_URL replaces
+//            https://<endpoint>); region from a tos-s3-<region>.* endpoint, else TOS_REGION.
+//  swift://  SWIFT_ACCESS_KEY_ID + SWIFT_SECRET_ACCESS_KEY; https://<endpoint>/<bucket>
+//            (path-style; SWIFT_ENDPOINT_URL replaces https://<endpoint>); region
+//            SWIFT_REGION or us-east-1.
+// tos:// and swift:// send no checksum headers unless AWS_REQUEST_CHECKSUM_CALCULATION=
+// when_supported asks (their S3 layers do not all know them); the transfer settings
+// (SUPERVISE_S3_*, AWS_CA_BUNDLE) apply to all.
+Result<Config> resolve_store_config(const spec::StoreUrl& url, const GetEnv& getenv, const ReadFile& read_file);
 
 // "64MiB", "2GiB", "8388608": a size in bytes with an optional binary suffix (K, KB,
 // KiB, M, MB, MiB, G, GB, GiB: all powers of 1024, as the AWS CLI reads them). Bounded

@@ -1,5 +1,5 @@
-// libcurl, loaded with dlopen the first time an s3:// store is made: a task without an
-// S3 checkpoint never pays for loading libcurl and OpenSSL at start-up. The functions
+// libcurl, loaded with dlopen the first time an object store (s3://, azure://, ...) is
+// made: a task without one never pays for loading libcurl and OpenSSL at start-up. The functions
 // are called through this table; the types and constants come from curl's headers.
 #pragma once
 
@@ -35,10 +35,18 @@ struct CurlApi {
   int (*evp_digest)(const void* data, std::size_t size, unsigned char* md, unsigned int* md_size, const void* type,
                     void* engine);
   const void* (*evp_md5)();
+  // HMAC and EVP_sha256 from the same libcrypto (Azure's SharedKey signature); null
+  // where they are not there.
+  unsigned char* (*hmac)(const void* type, const void* key, int key_size, const unsigned char* data,
+                         std::size_t size, unsigned char* md, unsigned int* md_size);
+  const void* (*evp_sha256)();
 };
 
 // The 16-byte MD5 digest of `data`, or "" without libcrypto.
 std::string md5(const CurlApi& api, std::string_view data);
+
+// The 32-byte HMAC-SHA256 of `data` under `key`, or "" without libcrypto.
+std::string hmac_sha256(const CurlApi& api, std::string_view key, std::string_view data);
 
 // The loaded library (once per process; thread-safe), or nullptr with `error` set.
 const CurlApi* load_curl(std::string& error);

@@ -24,7 +24,8 @@ std::string encode_key(std::string_view key);
 // encoded, a valueless one written "name=" ("uploads=").
 std::string encode_query(std::vector<std::pair<std::string, std::string>> params);
 
-// The URL of an object: "<endpoint>/<bucket>/<key>" (path-style), or
+// The URL of an object: "<endpoint>/<bucket>/<key>" (path-style), "<scheme>://<bucket>.<host>/<key>"
+// (an endpoint without path-style: TOS), or
 // "https://<bucket>.s3.<region>.amazonaws.com/<key>" for AWS itself (path-style there too
 // when the bucket name has a dot, which a wildcard certificate cannot cover).
 std::string object_url(const Config& config, const std::string& bucket, const std::string& key);

@@ -39,6 +39,10 @@ class S3Store : public checkpoint::Store {
 
  private:
   std::string full_key(const std::string& key) const { return prefix_.empty() ? key : prefix_ + "/" + key; }
+  // An object as messages name it: "s3://bucket/key", "tos://endpoint/bucket/key".
+  std::string shown(const std::string& object) const {
+    return client_->config().display_root + bucket_ + "/" + object;
+  }
   // A large object read in ranges in parallel; nullopt: read it whole instead.
   std::optional<checkpoint::GetResult> get_ranged(const std::string& key, checkpoint::SinkFile& sink,
                                                   const checkpoint::Control& control);
@@ -72,7 +76,8 @@ class S3Store : public checkpoint::Store {
   std::unique_ptr<checkpoint::TransferPool> pool_;  // parts and buffers in flight  // upload id -> the upload, from create to complete or abort
 };
 
-// The store for an s3:// URL with the configuration of the environment; throws
+// The store for an s3://, gs://, tos:// or swift:// URL with the configuration of the
+// environment (resolve_store_config); throws
 // std::runtime_error saying what is missing (credentials, libcurl).
 std::shared_ptr<checkpoint::Store> make_s3_store(const spec::StoreUrl& url);
 
