@@ -21,10 +21,12 @@
 #   CHUNKSIZE_SWEEP="S.." with it: values of SUPERVISE_S3_MULTIPART_CHUNKSIZE, each paired
 #                      with each concurrency (default: only the part size in effect)
 #   SUPERVISE=PATH     the binary (default build/supervise)
+#   STORES_ONLY=1      section 12 alone (its table only): the stores side by side
 #   SUPERVISE_S3_MAX_CONCURRENT_REQUESTS, SUPERVISE_S3_MULTIPART_CHUNKSIZE: passed on to
 #                      every supervise run when set (default supervise's own defaults); the
 #                      table prints the memory bound they make (concurrency x part size)
-# Needs bench/setup.sh (nginx, aws, rclone, curl, GNU time) and moto_server (scripts/setup.sh).
+# Needs bench/setup.sh (nginx, aws, rclone, curl, GNU time), moto_server and Azurite
+# (scripts/setup.sh installs Azurite into tools/azurite).
 #
 # What is timed, and how each tool is set up (the fastest correct settings found here):
 # - 6 small files: 2,000 x 4 KiB; a final checkpoint `supervise -q --checkpoint
@@ -84,6 +86,9 @@
 # - 10 preemption, to nginx: the GiB of a checkpoint present at SIGTERM that are stored
 #   whole within the grace period: see the section's comment.
 # - 11 concurrency sweep (only with CONCURRENCY_SWEEP): see the section's comment.
+# - 12 the stores: supervise alone against moto (s3://) and Azurite (azure://, the Azure
+#   storage emulator of scripts/setup.sh) for the same work: see the section's comment.
+#   Indicative only: an emulator is not Azure, and moto is not S3.
 # Before every run of 6, 7, 9, 10 and 11: `sync`, then a wait until the disk is quiet
 # (untimed), so that no run pays for what the previous one wrote or deleted. Tools take
 # turns: run N starts with a different one. A full run takes roughly 45 minutes on 2 cores
@@ -117,10 +122,15 @@ done
 for v in $sweep_c; do [[ $v =~ ^[0-9]+$ ]] || { echo "CONCURRENCY_SWEEP: $v is not a number" >&2; exit 2; }; done
 for v in $sweep_k; do [[ $v =~ ^[0-9]+([KMG](i?B)?)?$ ]] || { echo "CHUNKSIZE_SWEEP: $v is not a size (8MiB, 16M, 8388608)" >&2; exit 2; }; done
 [ -z "$sweep_k" ] || [ -n "$sweep_c" ] || { echo "CHUNKSIZE_SWEEP needs CONCURRENCY_SWEEP" >&2; exit 2; }
-require moto_server aws rclone curl python3 dd cp sync split cmp pgrep timeout
+stores_only=${STORES_ONLY:-0}
+[ "$stores_only" != 1 ] || nc_files=0  # section 12 needs only the small and the large files
+require moto_server aws curl python3 cmp
+[ "$stores_only" = 1 ] || require rclone dd cp sync split pgrep timeout
 [ -x /usr/bin/time ] || { echo "GNU time is not installed: run bench/setup.sh" >&2; exit 2; }
+azurite_bin=tools/azurite/node_modules/.bin/azurite-blob
+[ -x "$azurite_bin" ] || { echo "Azurite is not installed (no $azurite_bin): run scripts/setup.sh" >&2; exit 2; }
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
-[ -x "$nginx_bin" ] || { echo "nginx is not installed: run bench/setup.sh" >&2; exit 2; }
+[ "$stores_only" = 1 ] || [ -x "$nginx_bin" ] || { echo "nginx is not installed: run bench/setup.sh" >&2; exit 2; }
 
 log() { echo "checkpoint.sh: $*" >&2; }
 results=$work/results
@@ -147,6 +157,7 @@ rclone_fast=(--s3-no-check-bucket --no-check-dest --s3-no-head)
 
 # --- nginx: PUTs land as files under $ng_root/<bucket>/<key> ----------------------------
 ng=$work/nginx
+if [ "$stores_only" != 1 ]; then
 mkdir -p "$ng/root/bench" "$ng/tmp" "$ng/logs"
 ng_port=$(free_port)
 {
@@ -181,6 +192,7 @@ bg "$nginx_bin" -p "$ng" -c "$ng/nginx.conf" -g 'daemon off;' >"$ng/logs/stderr.
 ng_url=http://127.0.0.1:$ng_port
 wait_until 20 curl -s -o /dev/null "$ng_url/" || { cat "$ng/logs/error.log" >&2; exit 1; }
 rclone_remote ng "$ng_url"
+fi
 
 # --- moto_server -------------------------------------------------------------------------
 moto_port=$(free_port)
@@ -325,6 +337,93 @@ bound_note="concurrency from ${conc_setting#*|}; part size from ${part_setting#*
 for v in SUPERVISE_S3_MAX_CONCURRENT_REQUESTS SUPERVISE_S3_MULTIPART_CHUNKSIZE; do
   knows "$v" || log "note: $supervise --help does not name $v: this binary may not read it"
 done
+
+# --- 12 the stores: moto and Azurite ------------------------------------------------------
+# supervise alone, the same work against each store: the 2,000 x 4 KiB files of 6 and the
+# large file of 7, each stored to a fresh prefix (a final checkpoint, `-q --checkpoint
+# path=DIR,url=URL,frequency=1h -- true`, the whole process timed) and then restored from
+# it into an empty directory (`-q --restore ... -- true`). moto: s3://, supervise's
+# defaults as in 7 for the upload; the restore with SUPERVISE_S3_MULTIPART_CHUNKSIZE=5GiB
+# (one GET per object, as the README advises for moto, which reads the whole object for
+# every ranged GET: 1 GiB in 128 ranges ran into the down-store rule here). Azurite: azure://devstoreaccount1/bench/PREFIX with the well-known development key
+# (SharedKey), supervise's Azure defaults (SUPERVISE_AZURE_BLOCK_SIZE,
+# SUPERVISE_AZURE_MAX_CONCURRENT_REQUESTS, from the environment when set), Azurite started
+# here (`azurite-blob --location` under $work: blobs on disk, metadata in memory).
+# Each copy is checked where it landed (count and bytes; restored trees also by contents).
+# Stores take turns: run N starts with a different one. Indicative only: an emulator is
+# not the service (Azurite is one Node.js process; moto one Python process).
+az_key="Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+az_client() { python3 tests/azure/azurite_client.py --endpoint "$az_url" "$@"; }
+# check_azure PREFIX COUNT BYTES: the blobs under bench/PREFIX/ on Azurite
+check_azure() {
+  local got
+  got=$(az_client list bench --prefix "$1/" |
+    python3 -c 'import json, sys; b = json.load(sys.stdin); print(len(b), sum(x["size"] for x in b))')
+  [ "$got" = "$2 $3" ] || fail "azure bench/$1/ on Azurite holds $got (blobs bytes), not $2 $3"
+}
+start_azurite() {
+  [ -z "${az_url:-}" ] || return 0
+  local port; port=$(free_port)
+  mkdir -p "$work/azurite"
+  bg "$azurite_bin" --blobHost 127.0.0.1 --blobPort "$port" --location "$work/azurite" --silent \
+    --skipApiVersionCheck --loose --disableTelemetry >"$work/azurite.log" 2>&1
+  az_url=http://127.0.0.1:$port/devstoreaccount1
+  wait_until 60 curl -s -o /dev/null "http://127.0.0.1:$port/" || { cat "$work/azurite.log" >&2; fail "Azurite did not start"; }
+  az_client create-container bench || fail "cannot create Azurite's container"
+}
+# store_run STORE small|large RUN: stores, then restores, one of the two works
+store_run() {
+  local store=$1 kind=$2 r=$3 p=st$3-$2 src count bytes sum="" url ev=() down=() d
+  case $kind in
+    small) src=$work/small/ckpt count=$small_files bytes=$small_bytes sum=$small_sum ;;
+    large) src=$work/large/ckpt count=1 bytes=$large_bytes ;;
+  esac
+  case $store in
+    moto) url=s3://bench-$kind/$p ev=(AWS_ENDPOINT_URL="$moto_url") down=(SUPERVISE_S3_MULTIPART_CHUNKSIZE=5GiB) ;;
+    azurite) url=azure://devstoreaccount1/bench/$p
+             ev=(AZURE_STORAGE_ACCOUNT=devstoreaccount1 AZURE_STORAGE_KEY="$az_key" AZURE_STORAGE_SERVICE_ENDPOINT="$az_url") ;;
+  esac
+  settle
+  timed "$results/stores-$store-$kind-up" env "${ev[@]}" "$supervise" -q --checkpoint "path=$src,url=$url,frequency=1h" -- true
+  case $store in
+    moto) check_moto "bench-$kind" "$p/ckpt" "$count" "$bytes" ;;
+    azurite) check_azure "$p/ckpt" "$count" "$bytes" ;;
+  esac
+  d=$work/restored/stores-$store-$kind-$r/ckpt
+  mkdir -p "$(dirname "$d")"
+  settle
+  timed "$results/stores-$store-$kind-down" env "${ev[@]}" "${down[@]}" "$supervise" -q --restore --checkpoint "path=$d,url=$url,frequency=1h" -- true
+  check_tree "$d" "$count" "$bytes" "$sum"
+  [ "$kind" = small ] || cmp -s "$large" "$d/model.bin" || fail "$store: the restored large file differs"
+  rm -rf "$(dirname "$d")"
+  [ "$store" != moto ] || [ "$kind" = small ] || moto_rm "bench-$kind" "$p"
+}
+stores_section() {
+  start_azurite
+  local r store
+  for r in $(seq 1 "$runs"); do
+    log "12: moto and Azurite, $small_files small files and the $large_mib MiB file up and back, run $r of $runs"
+    for store in $(rotate "$r" moto azurite); do store_run "$store" small "$r"; done
+    for store in $(rotate "$r" moto azurite); do store_run "$store" large "$r"; done
+  done
+}
+stores_table() {
+  local label store name
+  label=$([ "$large_mib" -ge 1024 ] && awk -v m="$large_mib" 'BEGIN { printf "%g GiB", m / 1024 }' || echo "$large_mib MiB")
+  echo "Section 12, the stores: supervise alone, the same work to each emulator and back, medians of $runs run(s), on $(machine). Indicative only: an emulator is not the cloud's service."
+  echo
+  echo "| store | 2,000 x 4 KiB up, s | 2,000 x 4 KiB restore, s | $label up, MB/s | $label restore, MB/s | $label up, client CPU s | $label up, peak RSS MiB | $label restore, peak RSS MiB |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+  for store in moto azurite; do
+    name=$([ "$store" = moto ] && echo "moto (s3://; restore in one GET per object)" || echo "Azurite $(node -p 'require("./tools/azurite/node_modules/azurite/package.json").version' 2>/dev/null) (azure://)")
+    echo "| $name | $(awk -v v="$(med "stores-$store-small-up" 1)" 'BEGIN { printf "%.2f", v }') | $(awk -v v="$(med "stores-$store-small-down" 1)" 'BEGIN { printf "%.2f", v }') | $(awk -v b="$large_bytes" -v s="$(med "stores-$store-large-up" 1)" 'BEGIN { printf "%.0f", b / 1e6 / s }') | $(awk -v b="$large_bytes" -v s="$(med "stores-$store-large-down" 1)" 'BEGIN { printf "%.0f", b / 1e6 / s }') | $(awk -v v="$(med "stores-$store-large-up" 2)" 'BEGIN { printf "%.2f", v }') | $(awk -v k="$(med "stores-$store-large-up" 3)" 'BEGIN { printf "%.0f", k / 1024 }') | $(awk -v k="$(med "stores-$store-large-down" 3)" 'BEGIN { printf "%.0f", k / 1024 }') |"
+  done
+}
+if [ "$stores_only" = 1 ]; then
+  stores_section
+  stores_table
+  exit 0
+fi
 
 # --- 6 small files -----------------------------------------------------------------------
 small_nginx() {  # small_nginx TOOL RUN (run 0: a warm-up, not counted)
@@ -678,6 +777,8 @@ for f in "$results"/*; do
   esac
 done
 
+stores_section
+
 # --- the table ---------------------------------------------------------------------------
 f2() { awk -v v="$1" 'BEGIN { printf "%.2f", v }'; }
 mbps() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.0f", b / 1e6 / s }'; }
@@ -788,6 +889,8 @@ echo "| 10 preemption: GiB of $pre_gib GiB ($pre_files files) stored whole withi
 echo "| 10 preemption: s until the tool ended (supervise: from SIGTERM) | nginx | $(f2 "$pre_supervise_t") | $(f2 "$pre_aws_t") | $(f2 "$pre_rclone_t") | — | aws $(times_of "$pre_aws_t" "$pre_supervise_t"), rclone $(times_of "$pre_rclone_t" "$pre_supervise_t") | — | — |"
 echo
 echo "Ratios: the peer's time (or CPU) over supervise's; for the GiB of 10, supervise's over the peer's. Peer flags and what is timed: the comment at the top of bench/checkpoint.sh."
+echo
+stores_table
 
 if [ "${#sweep_tools[@]}" -gt 0 ]; then
   echo

@@ -34,14 +34,40 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
-
-if ((${#missing[@]} == 0)); then
-  echo "setup: all ${#packages[@]} packages present"
-  exit 0
+# The azure:// tests run Azurite, the Azure storage emulator, from npm (below): Node.js
+# and npm are needed; Debian's are taken only where the machine has none.
+if [[ ${1-} != --build-only ]] && ! command -v npm >/dev/null; then
+  missing+=(nodejs npm)
 fi
 
 sudo=()
 if ((EUID != 0)); then sudo=(sudo); fi
-echo "setup: installing ${missing[*]}"
-"${sudo[@]}" apt-get update -qq
-DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if ((${#missing[@]} == 0)); then
+  echo "setup: all ${#packages[@]} packages present"
+else
+  echo "setup: installing ${missing[*]}"
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+[[ ${1-} == --build-only ]] && exit 0
+
+# Azurite for tests/azure and bench/checkpoint.sh: the version pinned in
+# tools/azurite/package.json (and its package-lock.json), installed into
+# tools/azurite/node_modules (git ignores it; tests/CMakeLists.txt points the tests at
+# its bin/azurite-blob). `npm ci` installs exactly the lock file's tree; skipped when
+# that version is already there, so the build and the tests need no network after this.
+azurite_dir="$(cd "$(dirname "$0")/.." && pwd)/tools/azurite"
+pinned=$(sed -n 's/^ *"azurite": *"\([^"]*\)".*/\1/p' "$azurite_dir/package.json" | head -1)
+installed=$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' \
+  "$azurite_dir/node_modules/azurite/package.json" 2>/dev/null | head -1 || true)
+if [[ -n $pinned && $installed == "$pinned" && -x $azurite_dir/node_modules/.bin/azurite-blob ]]; then
+  echo "setup: azurite $pinned present"
+else
+  echo "setup: installing azurite $pinned with npm (tools/azurite)"
+  (cd "$azurite_dir" && npm ci --omit=dev --no-audit --no-fund --loglevel=error)
+  installed=$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$azurite_dir/node_modules/azurite/package.json" | head -1)
+  if [[ $installed != "$pinned" ]]; then
+    echo "setup: azurite $pinned wanted, $installed installed" >&2
+    exit 1
+  fi
+fi

@@ -73,7 +73,8 @@ std::vector<std::string> task_args(const TempDir& dir, const std::string& bucket
       "--log-level",
       "debug",
       "--checkpoint",
-      "path=" + (dir / "data") + ",url=s3://" + bucket + "/run,frequency=" + options.frequency};
+      "path=" + (dir / "data") + ",url=" + (options.url.empty() ? "s3://" + bucket + "/run" : options.url) +
+          ",frequency=" + options.frequency};
   args.insert(args.end(), options.extra_args.begin(), options.extra_args.end());
   args.insert(args.end(), {"--", "/bin/sh", "-c", options.command});
   return args;

@@ -48,11 +48,13 @@ struct TaskOptions {
   std::string frequency = "60s";
   std::vector<std::string> extra_args = {};  // more supervise options (before "--")
   std::chrono::milliseconds timeout{100'000};
+  std::string url = "";  // the checkpoint's url; empty: s3://<bucket>/run
 };
 
 // The arguments of
 //   supervise --status-file <dir>/status.json --exit-action RESCHEDULE=3 --log-level debug
 //     --checkpoint path=<dir>/data,url=s3://<bucket>/run,frequency=F <extra> -- /bin/sh -c C
+// (options.url, when given, instead of s3://<bucket>/run)
 std::vector<std::string> task_args(const TempDir& dir, const std::string& bucket,
                                    const TaskOptions& options);
 
