@@ -226,7 +226,8 @@ Environment (an option on the command line wins over its variable):
   SUPERVISE_EXIT_CODE_FROM    as --exit-code-from
   SUPERVISE_RESTORE           true or 1: as --restore; false or 0: no entry restores
   SUPERVISE_S3_MULTIPART_THRESHOLD
-                              s3:// files larger than this go up in parts: bytes or K/M/G
+                              s3://, gs://, tos://, swift:// (and azure:// blocks): files
+                              larger than this go up in parts: bytes or K/M/G
                               (binary), 5MiB to 5GiB (default 64MiB)
   SUPERVISE_S3_MULTIPART_CHUNKSIZE
                               size of a part, 5MiB to 5GiB (default 8MiB)
@@ -249,6 +250,16 @@ Environment (an option on the command line wins over its variable):
   AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL
                               S3-compatible endpoint, path-style (default AWS itself)
   AWS_CA_BUNDLE               PEM file of certificates to trust (default the system's)
+  GS_ACCESS_KEY_ID, GS_SECRET_ACCESS_KEY, GS_ENDPOINT_URL
+                              gs:// HMAC keys, endpoint (default storage.googleapis.com)
+  AZURE_STORAGE_CONNECTION_STRING; else AZURE_STORAGE_ACCOUNT, AZURE_STORAGE_KEY; else
+  AZURE_STORAGE_SAS_TOKEN     azure:// credentials, in this order
+  AZURE_STORAGE_SERVICE_ENDPOINT
+                              azure:// blob endpoint (default <account>.blob.core.windows.net)
+  TOS_ACCESS_KEY, TOS_SECRET_KEY, TOS_SECURITY_TOKEN, TOS_REGION, TOS_ENDPOINT_URL
+                              tos:// keys, region (default: from tos-s3-<region>.*), endpoint
+  SWIFT_ACCESS_KEY_ID, SWIFT_SECRET_ACCESS_KEY, SWIFT_REGION, SWIFT_ENDPOINT_URL
+                              swift:// keys, region (default us-east-1), endpoint
 
 Durations: 90, 0.5, "30s", "1h30m", "1.5h", "500ms", "2d", ISO 8601 "PT1H30M".
 
