@@ -23,6 +23,9 @@ rules change, their counters start over). Each rule:
              "after": K       fires for n > K
              (none of these: fires for every request that passes the filters)
              "limit": L       fires at most L times
+             "target_limit": T  fires at most T times for one method + target (a request
+                      and its retries): with T below the client's attempts, the fault
+                      can never exhaust them, however concurrent requests interleave
     action   "error"  answer "status" (503) with an S3 <Error> of "code" (SlowDown for
                       503, InternalError for 500) and "message"; the body of a request
                       that waits for 100-continue is never read (the connection is closed
@@ -94,6 +97,7 @@ class Rule:
         self.index = index
         self.count = 0
         self.fired = 0
+        self.fired_on = {}  # (method, target) -> times fired
         self.random = random.Random(spec.get("seed", index))
         self.methods = {m.upper() for m in spec.get("methods", [])}
         self.path_re = re.compile(spec["path_regex"]) if "path_regex" in spec else None
@@ -116,12 +120,15 @@ class Rule:
             return False
         return True
 
-    def fires(self):
+    def fires(self, req):
         """Called (under the lock) for a request that passes the filters."""
         self.count += 1
         n = self.count
         s = self.spec
         if "limit" in s and self.fired >= int(s["limit"]):
+            return False
+        key = (req.method, req.target)
+        if "target_limit" in s and self.fired_on.get(key, 0) >= int(s["target_limit"]):
             return False
         hit = True
         if "every" in s:
@@ -134,6 +141,7 @@ class Rule:
             hit = hit and self.random.random() < float(s["fraction"])
         if hit:
             self.fired += 1
+            self.fired_on[key] = self.fired_on.get(key, 0) + 1
         return hit
 
 
@@ -201,7 +209,7 @@ class Proxy:
         with self.lock:
             self.reload_control()
             for rule in self.rules:
-                if rule.passes(req) and rule.fires():
+                if rule.passes(req) and rule.fires(req):
                     return rule
         return None
 
