@@ -1,8 +1,10 @@
 // Fuzz target: exit-action strings (spec/exit_actions.hpp). The input's lines are the
 // values of up to 8 rules: "ACTION=CODES" like --exit-action, or bare CODES for the
-// actions in turn. Checks: parse_codes never throws and gives back the same set through
-// format_codes; a table built from the rules answers every code 0..255 (and outside)
-// with a rule that covers it; signal names go both ways.
+// actions in turn. Checks: parse_codes and parse_rule_items never throw and give back
+// the same set (and OOM item) through format_codes; a table built from the rules answers
+// every code 0..255 (and outside) with a rule that covers it, and an OOM kill with the
+// first rule holding OOM (else as the code); OOM is never in two actions; signal names
+// go both ways.
 #include <cstdint>
 #include <string>
 
@@ -25,6 +27,22 @@ void check_codes(std::string_view text) {
   if (!again || *again != *codes) fuzz::fail("format_codes and parse_codes disagree", shown);
 }
 
+void check_items(std::string_view text) {
+  auto items = spec::parse_rule_items(text);
+  if (!items) {
+    fuzz::check_message(items.error());
+    return;
+  }
+  if (items->codes.none() && !items->oom) fuzz::fail("parse_rule_items accepted no item", text);
+  auto codes = spec::parse_codes(text);
+  if (codes.ok() == items->oom) fuzz::fail("parse_codes and parse_rule_items disagree about OOM", text);
+  if (codes && *codes != items->codes) fuzz::fail("parse_codes and parse_rule_items disagree", text);
+  std::string shown = spec::format_codes(items->codes);
+  if (items->oom) shown = shown.empty() ? "OOM" : shown + ",oom";
+  auto again = spec::parse_rule_items(shown);
+  if (!again || *again != *items) fuzz::fail("format_codes and parse_rule_items disagree", shown);
+}
+
 void check_signal(std::string_view name) {
   if (auto number = spec::signal_number(name)) {
     std::string back = spec::signal_name(*number);
@@ -38,6 +56,7 @@ void check_signal(std::string_view name) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string text = fuzz::text_of(data, size);
   check_codes(text);
+  check_items(text);
   check_signal(text);
   (void)spec::parse_action(text);
 
@@ -53,11 +72,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         line.remove_prefix(eq + 1);
       }
     }
-    if (lines.size() > 1) check_codes(line);
+    if (lines.size() > 1) {
+      check_codes(line);
+      check_items(line);
+    }
     auto added = table.add(action, line);
     if (!added) fuzz::check_message(added.error());
   }
+  const spec::ExitActionTable::Rule* oom_rule = nullptr;
+  for (const auto& rule : table.rules()) {
+    if (!rule.oom) continue;
+    if (!oom_rule) oom_rule = &rule;
+    else if (rule.action != oom_rule->action) fuzz::fail("OOM covered by two actions");
+  }
   for (int code = -2; code <= 257; ++code) {
+    auto oom = table.lookup(code, /*oom_killed=*/true);
+    if (oom_rule ? oom.rule != oom_rule : (oom.rule != table.lookup(code).rule || oom.action != table.lookup(code).action))
+      fuzz::fail("an OOM kill did not find the first OOM rule (or, without one, the code's)");
+    if (oom.rule && oom.rule->action != oom.action) fuzz::fail("lookup gave a rule of another action");
     auto decision = table.lookup(code);
     if (code < 0 || code > 255) {
       if (decision.rule || decision.action != spec::Action::kFail) fuzz::fail("a code outside 0..255 not FAIL");

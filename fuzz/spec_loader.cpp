@@ -66,6 +66,9 @@ void check_task(const spec::Task& task) {
     if (decision.rule && (code < 0 || code > 255 || !decision.rule->codes.test(static_cast<std::size_t>(code)) ||
                           decision.rule->action != decision.action))
       fuzz::fail("an exit-action lookup names a rule that does not cover the code");
+    auto oom = task.exit_actions.lookup(code, /*oom_killed=*/true);
+    if (oom.rule && !oom.rule->oom && oom.rule != decision.rule)
+      fuzz::fail("an OOM kill found a rule without OOM other than the code's");
   }
 }
 

@@ -31,7 +31,12 @@ status::Status after_run(const spec::Task& task, const RunResult& run, cli::Exit
     s.signal = 9;
     s.error = "the command did not end within the grace period";
   }
-  auto decision = task.exit_actions.lookup(s.exit_code);
+  s.resources = status::Resources{run.usage.max_rss_kib, static_cast<double>(run.usage.user_usec) / 1e6,
+                                  static_cast<double>(run.usage.system_usec) / 1e6};
+  s.oom_kills = run.oom_kills;
+  s.oom_killed = run.oom_killed;
+  // An OOM rule wins over the rule that covers 137 (SPEC.md "Exit actions").
+  auto decision = task.exit_actions.lookup(s.exit_code, s.oom_killed);
   s.action = decision.action;
   if (decision.rule) s.matched_rule = decision.rule->text;
   s.supervisor_exit_code = supervisor_code(s.exit_code, s.action, from);

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <set>
 
+#include "supervise/process/oom.hpp"
 #include "supervise/process/reaper.hpp"
 #include "supervise/process/signals.hpp"
 #include "supervise/process/tree.hpp"
@@ -43,6 +44,7 @@ class Run {
     process::SpawnRequest request{options_.argv, options_.environment, foreground_, &inherited_};
     result_.started_at = std::chrono::system_clock::now();
     result_.started_steady = std::chrono::steady_clock::now();
+    oom_ = process::OomWatch::open();  // the count before the command can raise it
     process::Spawned spawned = process::spawn(request);
     pid_ = spawned.pid;
     result_.exec_failure = spawned.exec_failure;
@@ -67,6 +69,8 @@ class Run {
     run_loop();
     result_.exit = reaper_.main_exit();
     result_.reaped = reaper_.reaped();
+    result_.usage = reaper_.usage();
+    account_oom_kills();
     result_.checkpoints = checkpoints_.statuses();
     result_.abandoned_work = checkpoints_.abandoned_work();
     return result_;
@@ -134,6 +138,8 @@ class Run {
     RunResult provisional = result_;
     provisional.exit = main_exited_ ? reaper_.main_exit() : std::optional(process::ExitStatus::killed(signo));
     provisional.reaped = reaper_.reaped();
+    provisional.usage = reaper_.usage();
+    provisional.oom_kills = oom_.kills();
     provisional.checkpoints = checkpoints_.statuses();
     try {
       options_.on_stop_requested(provisional);
@@ -185,12 +191,36 @@ class Run {
                    status.core_dumped() ? " (core dumped)" : "");
     else
       spdlog::info("command exited with {}", status.exit_code());
+    if (status.signal() == SIGKILL) note_oom_kill();
     // What the main process leaves behind gets SIGTERM now and SIGKILL after the stop
     // timeout. No child left means no descendant left: nothing to look for.
     if (!reaper_.has_children()) return;
     signal_leftovers(SIGTERM);
     arm_kill_timer();
     arm_grace_timer();
+  }
+
+  // The main process died of SIGKILL: the kernel's OOM killer, if the cgroup's count of
+  // OOM kills rose (the kernel counts a kill before it sends the signal).
+  void note_oom_kill() {
+    if (result_.oom_killed) return;
+    auto kills = oom_.kills();
+    if (!kills || *kills == 0) return;
+    result_.oom_killed = true;
+    auto limit = oom_.limit_bytes();
+    spdlog::error("the command was killed by the kernel's OOM killer{}",
+                  limit ? " (memory limit " + process::cgroup::format_bytes(*limit) + ")" : "");
+  }
+
+  // At the end: the run's count of OOM kills, and the main process's death re-examined
+  // (a kill counted late). Kills of other processes of the task are logged too.
+  void account_oom_kills() {
+    result_.oom_kills = oom_.kills();
+    auto main = reaper_.main_exit();
+    if (main && main->signal() == SIGKILL) note_oom_kill();
+    if (result_.oom_kills && *result_.oom_kills > 0 && !result_.oom_killed)
+      spdlog::warn("the kernel's OOM killer killed {} process{} of the task", *result_.oom_kills,
+                   *result_.oom_kills == 1 ? "" : "es");
   }
 
   // The terminal's foreground group was the command's; with it gone, our own writes to
@@ -265,6 +295,7 @@ class Run {
   boost::asio::io_context io_;
   process::SignalPipe signals_;
   process::Reaper reaper_;
+  process::OomWatch oom_;
   checkpoint::Engine checkpoints_;
   boost::asio::steady_timer kill_timer_;
   boost::asio::steady_timer timeout_timer_;

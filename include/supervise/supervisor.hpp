@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -14,6 +15,7 @@
 #include "supervise/checkpoint/engine.hpp"
 #include "supervise/process/child.hpp"
 #include "supervise/process/exit_status.hpp"
+#include "supervise/process/reaper.hpp"
 #include "supervise/spec/duration.hpp"
 
 namespace supervise {
@@ -49,6 +51,11 @@ struct RunResult {
   std::optional<process::ExecFailure> exec_failure;  // the command never ran
   std::optional<StopRequest> stop;
   std::size_t reaped = 0;  // children collected, the main process included
+  process::Usage usage;    // what the reaped children used (the Reaper's sum of wait4 rusage)
+  // OOM kills in the supervisor's memory cgroup during the run (nullopt: the kernel does
+  // not say), and whether the main process died of SIGKILL while that count rose.
+  std::optional<std::uint64_t> oom_kills;
+  bool oom_killed = false;
   std::vector<status::Checkpoint> checkpoints;
   bool abandoned_work = false;  // a worker thread may still run: exit without cleanup
 };

@@ -194,7 +194,9 @@ Options:
                               (Kubernetes terminationMessagePath, e.g. /dev/termination-log;
                               default none)
   --exit-action ACTION=CODES  add an exit action, e.g. RESCHEDULE=1-255 (repeatable;
-                              default the spec's exitActions, then 0 COMPLETE, other FAIL)
+                              default the spec's exitActions, then 0 COMPLETE, other FAIL);
+                              the item OOM, e.g. FAIL=OOM, matches a command killed by the
+                              kernel's OOM killer and wins over the rule covering 137
   --checkpoint path=P,url=U,frequency=F[,restore=true][,regex=R]
                               add a checkpoint (repeatable; regex last, may hold commas;
                               default the spec's checkpoint entries)

@@ -3,10 +3,18 @@
 #include <spdlog/spdlog.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
 namespace supervise::process {
+
+void accumulate(Usage& sum, const struct rusage& one) {
+  auto usec = [](const timeval& t) { return static_cast<std::int64_t>(t.tv_sec) * 1'000'000 + t.tv_usec; };
+  sum.user_usec += usec(one.ru_utime);
+  sum.system_usec += usec(one.ru_stime);
+  if (one.ru_maxrss > 0) sum.max_rss_kib = std::max(sum.max_rss_kib, static_cast<std::uint64_t>(one.ru_maxrss));
+}
 
 void Reaper::watch(pid_t main_pid, MainExitHandler on_main_exit, MainStopHandler on_main_stop) {
   main_pid_ = main_pid;
@@ -23,13 +31,15 @@ void Reaper::reap() {
   int flags = WNOHANG | (on_main_stop_ ? WUNTRACED : 0);
   for (;;) {
     int status = 0;
-    pid_t pid = ::waitpid(-1, &status, flags);
+    struct rusage usage {};
+    pid_t pid = ::wait4(-1, &status, flags, &usage);
     if (pid > 0 && WIFSTOPPED(status)) {
       if (pid == main_pid_) main_stopped = WSTOPSIG(status);
       continue;
     }
     if (pid > 0) {
       ++reaped_;
+      accumulate(usage_, usage);
       if (pid == main_pid_) {
         main_now = ExitStatus::from_wait_status(status);
       } else {
@@ -42,7 +52,7 @@ void Reaper::reap() {
     if (errno == ECHILD) {
       has_children_ = false;
     } else {
-      spdlog::error("waitpid failed: {}", std::strerror(errno));
+      spdlog::error("wait4 failed: {}", std::strerror(errno));
     }
     break;
   }

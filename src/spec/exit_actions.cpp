@@ -114,7 +114,15 @@ std::string signal_name(int signal) {
 }
 
 Result<CodeSet> parse_codes(std::string_view text) {
-  CodeSet codes;
+  auto items = parse_rule_items(text);
+  if (!items) return Error{items.error()};
+  if (items->oom) return Error{"OOM is not an exit code (0..255) (in " + quote(trim(text)) + ")"};
+  return items->codes;
+}
+
+Result<RuleItems> parse_rule_items(std::string_view text) {
+  RuleItems items;
+  CodeSet& codes = items.codes;
   std::string_view whole = trim(text);
   if (whole.empty()) return Error{"no exit codes given"};
   // One left-to-right pass over the items: linear in the length of the text.
@@ -123,11 +131,16 @@ Result<CodeSet> parse_codes(std::string_view text) {
     std::size_t comma = text.find(',', start);
     if (comma == std::string_view::npos) comma = text.size();
     std::string_view item = trim(text.substr(start, comma - start));
-    auto fail = [&](std::string message) -> Result<CodeSet> {
+    auto fail = [&](std::string message) -> Result<RuleItems> {
       if (item != whole) message += " (in " + quote(whole) + ")";
       return Error{std::move(message)};
     };
     if (item.empty()) return fail("empty item");  // fail() names the whole value
+    if (iequals(item, "OOM")) {
+      items.oom = true;
+      start = comma + 1;
+      continue;
+    }
     std::size_t dash = item.find('-');
     if (dash == std::string_view::npos) {
       auto code = parse_endpoint(item);
@@ -148,7 +161,7 @@ Result<CodeSet> parse_codes(std::string_view text) {
     }
     start = comma + 1;
   }
-  return codes;
+  return items;
 }
 
 std::string format_codes(const CodeSet& codes) {
@@ -170,29 +183,32 @@ std::string format_codes(const CodeSet& codes) {
 }
 
 Result<bool> ExitActionTable::add(Action action, std::string_view codes_text) {
-  auto codes = parse_codes(codes_text);
-  if (!codes) return Error{codes.error()};
+  auto items = parse_rule_items(codes_text);
+  if (!items) return Error{items.error()};
   for (const Rule& rule : rules_) {
     if (rule.action == action) continue;
-    CodeSet both = rule.codes & *codes;
+    std::string between = " covered by both " + std::string(to_string(rule.action)) + " and " +
+                          std::string(to_string(action));
+    if (rule.oom && items->oom) return Error{"OOM is" + between};
+    CodeSet both = rule.codes & items->codes;
     if (both.none()) continue;
     std::string list = format_codes(both);
     bool one = both.count() == 1;
-    return Error{std::string(one ? "code " : "codes ") + list + (one ? " is" : " are") +
-                 " covered by both " + std::string(to_string(rule.action)) + " and " +
-                 std::string(to_string(action))};
+    return Error{std::string(one ? "code " : "codes ") + list + (one ? " is" : " are") + between};
   }
   if (rules_.size() >= kNoRule) return Error{"too many exit-action rules"};
   auto index = static_cast<unsigned char>(rules_.size());
   std::string text(trim(codes_text));
-  rules_.push_back({action, std::string(to_string(action)) + ": " + text, *codes});
+  rules_.push_back({action, std::string(to_string(action)) + ": " + text, items->codes, items->oom});
   // A code keeps the first rule that names it (only same-action rules can overlap).
   for (std::size_t c = 0; c < 256; ++c)
-    if (codes->test(c) && rule_of_code_[c] == kNoRule) rule_of_code_[c] = index;
+    if (items->codes.test(c) && rule_of_code_[c] == kNoRule) rule_of_code_[c] = index;
+  if (items->oom && oom_rule_ == kNoRule) oom_rule_ = index;
   return true;
 }
 
-ExitActionTable::Decision ExitActionTable::lookup(int code) const {
+ExitActionTable::Decision ExitActionTable::lookup(int code, bool oom_killed) const {
+  if (oom_killed && oom_rule_ != kNoRule) return {rules_[oom_rule_].action, &rules_[oom_rule_]};
   if (code < 0 || code > 255) return {Action::kFail, nullptr};
   unsigned char index = rule_of_code_[static_cast<std::size_t>(code)];
   if (index != kNoRule) return {rules_[index].action, &rules_[index]};

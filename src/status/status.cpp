@@ -97,6 +97,12 @@ nlohmann::ordered_json to_json(const Status& s) {
       {"checkpoints", checkpoints},
       {"supervisor_exit_code", s.supervisor_exit_code},
       {"provisional", s.provisional},
+      {"resources", s.resources ? json{{"max_rss_kib", s.resources->max_rss_kib},
+                                       {"user_cpu_seconds", s.resources->user_cpu_seconds},
+                                       {"system_cpu_seconds", s.resources->system_cpu_seconds}}
+                                : json(nullptr)},
+      {"oom_kills", s.oom_kills ? json(*s.oom_kills) : json(nullptr)},
+      {"oom_killed", s.oom_killed},
   };
 }
 
@@ -138,6 +144,7 @@ std::string render_compact(const Status& status, std::size_t max_bytes) {
                   {"signal", j["signal"]},
                   {"supervisor_exit_code", j["supervisor_exit_code"]},
                   {"provisional", j["provisional"]},
+                  {"oom_killed", j["oom_killed"]},
                   {"truncated", true}};
   return dump(minimal, -1);
 }

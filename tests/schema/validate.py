@@ -180,6 +180,12 @@ def shape_of(document):
             out.add("final=null" if c.get("final") is None else f"final.ok={c['final'].get('ok')}")
     if document.get("truncated"):
         out.add("truncated" if "task" in document else "truncated-minimal")
+    if "oom_kills" in document:
+        out.add(f"oom_kills={'null' if document['oom_kills'] is None else 'set'}")
+    if document.get("oom_killed"):
+        out.add("oom_killed")
+    if document.get("resources"):
+        out.add("resources")
     if document.get("supervisor_exit_code") != document.get("exit_code"):
         out.add("exit-code-from-action")
     return out
@@ -222,6 +228,7 @@ NOT_EXPRESSIBLE = {
     "checkpoint-same-place.yaml": "two entries' url + basename of path storing to the same keys: a relation between values",
     "checkpoint-store-inside-path.yaml": "a file:// url's directory inside the entry's path: a relation between values",
     "exit-action-overlap.yaml": "codes covered by two actions: a relation between values",
+    "exit-action-oom-twice.yaml": "the item OOM in two actions: a relation between values",
     "exit-action-twice.yaml": "the same key in two letter cases",
     "exit-action-codes.yaml": "a range that runs backwards (10-1)",
     "two-tasks.yaml": "which task to run is the command line's business (--validate accepts it too)",
@@ -298,6 +305,10 @@ AGREEMENT_CASES = [
       for v in ("256", "-1", "'1,,2'", "'1-23-4'", "''", "' '", "1.5", "null", "'1-'", "'-1'", "[1, 2]", "'1;2'")],
     ("exit codes 10-1 (backwards)", "exitActions: {RESCHEDULE: '10-1'}", "looser"),
     ("exit codes NOSUCHSIGNAL", "exitActions: {RESCHEDULE: NOSUCHSIGNAL}", "looser"),
+    *[(f"exit codes {v}", f"exitActions: {{RESCHEDULE: 1-200, FAIL: {v}}}", True)
+      for v in ("OOM", "oom", "'OOM, 202'", "' 203 , Oom '")],
+    ("exit codes 1-OOM (OOM in a range)", "exitActions: {FAIL: '1-OOM'}", "looser"),
+    ("OOM in two actions", "exitActions: {FAIL: OOM, RESCHEDULE: 'OOM, 1'}", "looser"),
     ("action keys in any case", "exitActions: {complete: 0, Reschedule: 1-255}", True),
     ("unknown action", "exitActions: {RETRY: 1}", False),
     ("exitActions null", "exitActions: null", True),

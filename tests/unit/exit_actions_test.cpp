@@ -399,6 +399,98 @@ TEST(ExitActionTable, OverlapWithinTheSameActionIsFine) {
   EXPECT_EQ(clash.error(), "code 20 is covered by both RESCHEDULE and COMPLETE");
 }
 
+// --- The OOM item ---------------------------------------------------------------------
+
+struct ItemsRow {
+  std::string text;
+  CodeSet codes;
+  bool oom;
+};
+void PrintTo(const ItemsRow& row, std::ostream* os) { *os << '"' << row.text << '"'; }
+
+class ParseRuleItems : public ::testing::TestWithParam<ItemsRow> {};
+
+TEST_P(ParseRuleItems, ReadsCodesAndOom) {
+  auto items = parse_rule_items(GetParam().text);
+  ASSERT_TRUE(items.ok()) << items.error();
+  EXPECT_EQ(items->codes, GetParam().codes) << format_codes(items->codes);
+  EXPECT_EQ(items->oom, GetParam().oom);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Spec, ParseRuleItems,
+    ::testing::Values(ItemsRow{"OOM", {}, true}, ItemsRow{"oom", {}, true}, ItemsRow{" Oom ", {}, true},
+                      ItemsRow{"OOM, 2", codes_of({{2, 2}}), true}, ItemsRow{"1-3,OOM", codes_of({{1, 3}}), true},
+                      ItemsRow{"OOM,OOM", {}, true}, ItemsRow{"OOM, SIGKILL", codes_of({{137, 137}}), true},
+                      ItemsRow{"1-255", codes_of({{1, 255}}), false}, ItemsRow{"SIGKILL", codes_of({{137, 137}}), false}));
+
+class ParseRuleItemsBad : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ParseRuleItemsBad, IsAnError) {
+  auto items = parse_rule_items(GetParam());
+  EXPECT_FALSE(items.ok()) << "\"" << GetParam() << "\" was accepted";
+}
+
+INSTANTIATE_TEST_SUITE_P(Spec, ParseRuleItemsBad,
+                         ::testing::Values("OOM,", ",OOM", "OOM,,1", "OOM-5", "1-OOM", "OOMKILL", "O OM", "OOM 1",
+                                           "SIGOOM", ""));
+
+TEST(ParseCodes, OomIsNotACode) {
+  auto codes = parse_codes("1, OOM");
+  ASSERT_FALSE(codes.ok());
+  EXPECT_EQ(codes.error(), "OOM is not an exit code (0..255) (in \"1, OOM\")");
+}
+
+TEST(ExitActionTable, OomWinsOverTheRuleCovering137OnlyWhenOomKilled) {
+  ExitActionTable table;
+  ASSERT_TRUE(table.add(Action::kReschedule, "1-255").ok());
+  ASSERT_TRUE(table.add(Action::kFail, "OOM").ok());  // no code clash: OOM is no code
+  ASSERT_EQ(table.rules().size(), 2u);
+  EXPECT_TRUE(table.rules()[1].oom);
+  EXPECT_TRUE(table.rules()[1].codes.none());
+  auto oom = table.lookup(137, /*oom_killed=*/true);
+  EXPECT_EQ(oom.action, Action::kFail);
+  ASSERT_NE(oom.rule, nullptr);
+  EXPECT_EQ(oom.rule->text, "FAIL: OOM");
+  auto evicted = table.lookup(137);
+  EXPECT_EQ(evicted.action, Action::kReschedule);
+  EXPECT_EQ(evicted.rule->text, "RESCHEDULE: 1-255");
+  EXPECT_EQ(table.lookup(0).action, Action::kComplete);
+  EXPECT_EQ(table.lookup(0, true).action, Action::kFail);  // oom_killed decides, whatever the code
+}
+
+TEST(ExitActionTable, WithoutAnOomRuleOomKilledLooksUpTheCode) {
+  ExitActionTable table;
+  ASSERT_TRUE(table.add(Action::kReschedule, "SIGKILL").ok());
+  EXPECT_EQ(table.lookup(137, true).action, Action::kReschedule);
+  EXPECT_EQ(table.lookup(137, true).rule->text, "RESCHEDULE: SIGKILL");
+  ExitActionTable empty;
+  EXPECT_EQ(empty.lookup(137, true).action, Action::kFail);
+  EXPECT_EQ(empty.lookup(137, true).rule, nullptr);
+}
+
+TEST(ExitActionTable, OomWithCodesInOneRule) {
+  ExitActionTable table;
+  ASSERT_TRUE(table.add(Action::kFail, "OOM, 2").ok());
+  ASSERT_TRUE(table.add(Action::kReschedule, "1, 3-255").ok());
+  EXPECT_EQ(table.lookup(2).rule->text, "FAIL: OOM, 2");
+  EXPECT_EQ(table.lookup(137, true).rule->text, "FAIL: OOM, 2");
+  EXPECT_EQ(table.lookup(137).rule->text, "RESCHEDULE: 1, 3-255");
+}
+
+TEST(ExitActionTable, OomInTwoActionsIsAnOverlap) {
+  ExitActionTable table;
+  ASSERT_TRUE(table.add(Action::kFail, "OOM").ok());
+  auto clash = table.add(Action::kReschedule, "1-255, oom");
+  ASSERT_FALSE(clash.ok());
+  EXPECT_EQ(clash.error(), "OOM is covered by both FAIL and RESCHEDULE");
+  EXPECT_EQ(table.rules().size(), 1u);
+  EXPECT_EQ(table.lookup(5).rule, nullptr);  // the failed rule added nothing
+  // The same action twice may name it.
+  ASSERT_TRUE(table.add(Action::kFail, "OOM, 3").ok());
+  EXPECT_EQ(table.lookup(137, true).rule->text, "FAIL: OOM");  // the first rule naming it
+}
+
 TEST(ExitActionTable, InvalidCodesAreRejectedAndNotAdded) {
   ExitActionTable table;
   auto added = table.add(Action::kFail, "10-1");

@@ -521,6 +521,23 @@ std::vector<ValidRow> valid_rows() {
        [](const std::vector<Task>& tasks) {
          EXPECT_EQ(action_of(tasks.at(0), 15), Action::kReschedule);
        }},
+      {"exit_actions_oom_item",
+       spec(task("exitActions:\n  RESCHEDULE: 1-255\n  FAIL: oom\n")),
+       [](const std::vector<Task>& tasks) {
+         const Task& t = tasks.at(0);
+         EXPECT_EQ(action_of(t, 137), Action::kReschedule);
+         auto oom = t.exit_actions.lookup(137, /*oom_killed=*/true);
+         EXPECT_EQ(oom.action, Action::kFail);
+         ASSERT_NE(oom.rule, nullptr);
+         EXPECT_EQ(oom.rule->text, "FAIL: oom");
+       }},
+      {"exit_action_override_oom",
+       with_exit_actions(spec(task("exitActions:\n  RESCHEDULE: 1-255\n")), {"FAIL=OOM"}),
+       [](const std::vector<Task>& tasks) {
+         const Task& t = tasks.at(0);
+         EXPECT_EQ(t.exit_actions.lookup(137, true).rule->text, "FAIL: OOM");
+         EXPECT_EQ(t.exit_actions.lookup(137).rule->text, "RESCHEDULE: 1-255");
+       }},
       {"exit_action_override_without_spec",
        with_exit_actions(command_line({"/bin/true"}), {"COMPLETE=0-255"}),
        [](const std::vector<Task>& tasks) {
@@ -1005,6 +1022,12 @@ std::vector<InvalidRow> invalid_rows() {
       {"exit_actions_overlap_through_signal_name",
        spec(task("exitActions:\n  RESCHEDULE: SIGKILL\n  FAIL: 137\n")),
        {F("exitActions.FAIL", "code 137 is covered by both RESCHEDULE and FAIL")}},
+      {"exit_actions_oom_in_two_actions",
+       spec(task("exitActions:\n  FAIL: OOM\n  RESCHEDULE: OOM, 1\n")),
+       {F("exitActions.RESCHEDULE", "OOM is covered by both FAIL and RESCHEDULE")}},
+      {"exit_actions_oom_in_a_range",
+       spec(task("exitActions:\n  FAIL: 1-OOM\n")),
+       {F("exitActions.FAIL", "\"OOM\" is not an exit code")}},
       {"exit_actions_code_256",
        spec(task("exitActions:\n  FAIL: 256\n")),
        {F("exitActions.FAIL", "\"256\" is not an exit code")}},
@@ -1172,6 +1195,9 @@ std::vector<InvalidRow> invalid_rows() {
       {"exit_action_overrides_overlap_each_other",
        with_exit_actions(command_line({"x"}), {"FAIL=1-5", "COMPLETE=5"}),
        {C("--exit-action COMPLETE=5", "code 5 is covered by both FAIL and COMPLETE")}},
+      {"exit_action_override_oom_overlaps_spec",
+       with_exit_actions(spec(task("exitActions:\n  FAIL: OOM\n")), {"RESCHEDULE=oom"}),
+       {C("--exit-action RESCHEDULE=oom", "OOM is covered by both FAIL and RESCHEDULE")}},
       {"exit_action_override_unknown_action",
        with_exit_actions(spec(task()), {"RETRY=1"}),
        {C("--exit-action RETRY=1",

@@ -47,8 +47,11 @@ TEST(Status, DocumentHasEveryFieldInSpecOrder) {
   EXPECT_EQ(keys, (std::vector<std::string>{"schema_version", "task", "action", "exit_code", "signal", "core_dumped",
                                             "matched_rule", "error", "command", "started_at", "finished_at",
                                             "duration_seconds", "stop", "checkpoints", "supervisor_exit_code",
-                                            "provisional"}));
+                                            "provisional", "resources", "oom_kills", "oom_killed"}));
   EXPECT_EQ(j["provisional"], false);
+  EXPECT_TRUE(j["resources"].is_null());  // never set: the command never started
+  EXPECT_TRUE(j["oom_kills"].is_null());
+  EXPECT_EQ(j["oom_killed"], false);
   EXPECT_EQ(j["schema_version"], 1);
   EXPECT_EQ(j["action"], "RESCHEDULE");
   EXPECT_EQ(j["signal"], "SIGKILL");
@@ -212,6 +215,56 @@ TEST(AfterRun, ExecFailureMessagesNameTheCommand) {
   run.exec_failure = process::ExecFailure{13, 126};
   EXPECT_EQ(outcome::after_run(task, run, cli::ExitCodeFrom::kCommand).error,
             "cannot execute /bin/bash: Permission denied");
+}
+
+TEST(AfterRun, ResourcesAndOomKillsAreReported) {
+  spec::Task task = task_with({});
+  RunResult run;
+  run.exit = process::ExitStatus::exited(0);
+  run.usage = process::Usage{262144, 1'250'000, 30'000};
+  run.oom_kills = 0;
+  auto j = status::to_json(outcome::after_run(task, run, cli::ExitCodeFrom::kCommand));
+  EXPECT_EQ(j["resources"]["max_rss_kib"], 262144);
+  EXPECT_DOUBLE_EQ(j["resources"]["user_cpu_seconds"].get<double>(), 1.25);
+  EXPECT_DOUBLE_EQ(j["resources"]["system_cpu_seconds"].get<double>(), 0.03);
+  EXPECT_EQ(j["oom_kills"], 0);
+  EXPECT_EQ(j["oom_killed"], false);
+  run.oom_kills.reset();  // the kernel does not say
+  j = status::to_json(outcome::after_run(task, run, cli::ExitCodeFrom::kCommand));
+  EXPECT_TRUE(j["oom_kills"].is_null());
+}
+
+// SPEC.md "Exit actions": OOM wins over the rule that covers 137, only when oom_killed.
+TEST(AfterRun, AnOomRuleWinsOverTheRuleCovering137) {
+  spec::Task task = task_with({{spec::Action::kReschedule, "1-255"}, {spec::Action::kFail, "OOM"}});
+  RunResult run;
+  run.exit = process::ExitStatus::killed(9);
+  run.oom_kills = 1;
+  run.oom_killed = true;
+  auto s = outcome::after_run(task, run, cli::ExitCodeFrom::kAction);
+  EXPECT_EQ(s.exit_code, 137);
+  EXPECT_EQ(s.action, spec::Action::kFail);
+  EXPECT_EQ(s.matched_rule, "FAIL: OOM");
+  EXPECT_EQ(s.supervisor_exit_code, cli::action_exit_code(spec::Action::kFail));
+  EXPECT_EQ(status::to_json(s)["oom_killed"], true);
+  // An eviction (SIGKILL without an OOM kill) reschedules.
+  run.oom_kills = 0;
+  run.oom_killed = false;
+  s = outcome::after_run(task, run, cli::ExitCodeFrom::kCommand);
+  EXPECT_EQ(s.action, spec::Action::kReschedule);
+  EXPECT_EQ(s.matched_rule, "RESCHEDULE: 1-255");
+}
+
+TEST(AfterRun, WithoutAnOomRuleAnOomKillIsLookedUpAs137) {
+  spec::Task task = task_with({{spec::Action::kReschedule, "SIGKILL"}});
+  RunResult run;
+  run.exit = process::ExitStatus::killed(9);
+  run.oom_kills = 2;
+  run.oom_killed = true;
+  auto s = outcome::after_run(task, run, cli::ExitCodeFrom::kCommand);
+  EXPECT_EQ(s.action, spec::Action::kReschedule);
+  EXPECT_EQ(s.matched_rule, "RESCHEDULE: SIGKILL");
+  EXPECT_EQ(status::to_json(s)["oom_kills"], 2);
 }
 
 TEST(AfterRun, StopIsReported) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -62,6 +63,14 @@ struct Stop {
   TimePoint at;
 };
 
+// What the command's processes used (SPEC.md "Exit-status JSON" `resources`): the
+// kernel's accounting of the reaped descendants (wait4's rusage, summed by the Reaper).
+struct Resources {
+  std::uint64_t max_rss_kib = 0;  // the largest peak resident set of any one process
+  double user_cpu_seconds = 0;
+  double system_cpu_seconds = 0;
+};
+
 struct Status {
   std::optional<std::string> task;
   spec::Action action = spec::Action::kFail;
@@ -82,6 +91,10 @@ struct Status {
   // Written at a stop request, as the outcome would be if the command died of the stop
   // signal; the final document replaces it (SPEC.md "The stop budget").
   bool provisional = false;
+  std::optional<Resources> resources;  // null when the command never started
+  // OOM kills in the supervisor's cgroup during the run; null when the kernel does not say.
+  std::optional<std::uint64_t> oom_kills;
+  bool oom_killed = false;  // the main process died of SIGKILL while oom_kills rose
 };
 
 // Fields in the order SPEC.md lists them.
