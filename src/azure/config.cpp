@@ -174,11 +174,12 @@ Result<Config> resolve_config(const std::string& account, const s3::GetEnv& gete
   }
   if (auto ca = non_empty(getenv, "REQUESTS_CA_BUNDLE")) config.ca_bundle = *ca;
   if (auto t = non_empty(getenv, "SUPERVISE_AZURE_BLOCK_SIZE")) {
-    auto size = s3::parse_size("SUPERVISE_AZURE_BLOCK_SIZE", *t);
+    // The floor is ours (Azure takes blocks of any size): more, smaller blocks only cost
+    // requests, and one floor for every store keeps the memory rule the same.
+    auto size = s3::parse_size("SUPERVISE_AZURE_BLOCK_SIZE", *t,
+                               {5ull << 20, kMaxBlockSize, "5MiB, the smallest block supervise sends",
+                                "4000MiB, Azure's largest block"});
     if (!size) return Error{size.error()};
-    if (*size > kMaxBlockSize)
-      return Error{"SUPERVISE_AZURE_BLOCK_SIZE " + quote(*t) +
-                   " is above 4000MiB, Azure's largest block"};
     config.block_size = *size;
   }
   if (auto t = non_empty(getenv, "SUPERVISE_AZURE_MAX_CONCURRENT_REQUESTS")) {

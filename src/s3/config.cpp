@@ -93,12 +93,13 @@ Result<std::uint64_t> parse_multipart_threshold(const std::string& text) {
   return parse_size("SUPERVISE_S3_MULTIPART_THRESHOLD", text);
 }
 
-Result<std::uint64_t> parse_size(const std::string& name, const std::string& text) {
+Result<std::uint64_t> parse_size(const std::string& name, const std::string& text, const SizeBounds& bounds) {
   auto bad = [&](const std::string& why) { return Error{name + " " + quote(text) + " " + why}; };
+  const std::string too_big = std::string("is above ") + bounds.max_text;
   std::size_t i = 0;
   std::uint64_t n = 0;
   while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
-    if (n > kMaxSinglePut) return bad("is above 5GiB, S3's largest single upload");
+    if (n > bounds.max) return bad(too_big);
     n = n * 10 + static_cast<std::uint64_t>(text[i++] - '0');
   }
   if (i == 0) return bad("is not a size (bytes, or a number with K, M or G: 64MiB, 2GiB)");
@@ -110,9 +111,9 @@ Result<std::uint64_t> parse_size(const std::string& name, const std::string& tex
   else if (unit == "m" || unit == "mb" || unit == "mib") shift = 20;
   else if (unit == "g" || unit == "gb" || unit == "gib") shift = 30;
   if (shift < 0) return bad("is not a size (bytes, or a number with K, M or G: 64MiB, 2GiB)");
-  if (n > (kMaxSinglePut >> shift)) return bad("is above 5GiB, S3's largest single upload");
+  if (n > (bounds.max >> shift)) return bad(too_big);
   n <<= shift;
-  if (n < (5ull << 20)) return bad("is below 5MiB, S3's smallest part");
+  if (n < bounds.min) return bad(std::string("is below ") + bounds.min_text);
   return n;
 }
 

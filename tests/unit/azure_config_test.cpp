@@ -222,10 +222,25 @@ TEST(AzureConfig, BlockSizeAndConcurrency) {
   ASSERT_TRUE(c) << c.error();
   EXPECT_EQ(c->block_size, 16ull << 20);
   EXPECT_EQ(c->max_concurrent_requests, 32u);
-  env["SUPERVISE_AZURE_BLOCK_SIZE"] = "4500MiB";
-  EXPECT_FALSE(resolve("acct", env));
+  for (const char* big : {"4500MiB", "6GiB", "99999999999999"}) {
+    env["SUPERVISE_AZURE_BLOCK_SIZE"] = big;
+    auto too_big = resolve("acct", env);
+    ASSERT_FALSE(too_big) << big;
+    EXPECT_NE(too_big.error().find(std::string("SUPERVISE_AZURE_BLOCK_SIZE \"") + big +
+                                   "\" is above 4000MiB, Azure's largest block"),
+              std::string::npos)
+        << too_big.error();
+  }
+  env["SUPERVISE_AZURE_BLOCK_SIZE"] = "4000MiB";
+  auto largest = resolve("acct", env);
+  ASSERT_TRUE(largest) << largest.error();
+  EXPECT_EQ(largest->block_size, 4000ull << 20);
   env["SUPERVISE_AZURE_BLOCK_SIZE"] = "1KiB";
-  EXPECT_FALSE(resolve("acct", env));
+  auto small = resolve("acct", env);
+  ASSERT_FALSE(small);
+  EXPECT_NE(small.error().find("is below 5MiB, the smallest block supervise sends"), std::string::npos)
+      << small.error();
+  EXPECT_EQ(small.error().find("S3"), std::string::npos) << small.error();
   env["SUPERVISE_AZURE_BLOCK_SIZE"] = "8MiB";
   env["SUPERVISE_AZURE_MAX_CONCURRENT_REQUESTS"] = "0";
   auto bad = resolve("acct", env);

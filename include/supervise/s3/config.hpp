@@ -87,8 +87,15 @@ Result<Config> resolve_store_config(const spec::StoreUrl& url, const GetEnv& get
 // KiB, M, MB, MiB, G, GB, GiB: all powers of 1024, as the AWS CLI reads them). Bounded
 // by 5 MiB (S3's smallest part) and 5 GiB (its largest single PutObject).
 Result<std::uint64_t> parse_multipart_threshold(const std::string& text);
+// The bounds of a size variable, and why each is one (for the error).
+struct SizeBounds {
+  std::uint64_t min = 5ull << 20;
+  std::uint64_t max = kMaxSinglePut;
+  const char* min_text = "5MiB, S3's smallest part";
+  const char* max_text = "5GiB, S3's largest single upload";
+};
 // The same rules for any size variable, named `name` in its error.
-Result<std::uint64_t> parse_size(const std::string& name, const std::string& text);
+Result<std::uint64_t> parse_size(const std::string& name, const std::string& text, const SizeBounds& bounds = {});
 
 // Parses an INI credentials file and returns the keys of `profile` (nullopt if absent).
 std::optional<Credentials> parse_credentials_file(const std::string& text, const std::string& profile);
