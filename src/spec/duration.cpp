@@ -35,6 +35,26 @@ bool read_number(std::string_view s, std::size_t& pos, long double& out) {
   return had_int || had_frac;
 }
 
+// An exponent after a bare number of seconds ("1e3", "1.5E+2", "5e-1"), as a YAML 1.2 or
+// JSON number may be written. Scales `value` by hand (no libm, see parse_duration);
+// true when s[pos..] is such an exponent and nothing else.
+bool read_exponent(std::string_view s, std::size_t pos, long double& value) {
+  if (pos >= s.size() || (s[pos] != 'e' && s[pos] != 'E')) return false;
+  ++pos;
+  bool negative = false;
+  if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) negative = s[pos++] == '-';
+  if (pos == s.size()) return false;
+  int exponent = 0;
+  for (; pos < s.size(); ++pos) {
+    if (!is_digit(s[pos])) return false;
+    if (exponent < 1000) exponent = exponent * 10 + (s[pos] - '0');
+  }
+  // At most 9999 steps; a value scaled past long double's range becomes inf ("too long")
+  // or 0 ("zero"), as it should.
+  for (int i = 0; i < exponent; ++i) value = negative ? value / 10 : value * 10;
+  return true;
+}
+
 // "1h30m", "500ms", "1.5h", "2d": one or more <number><unit> parts.
 bool parse_units(std::string_view s, long double& nanos) {
   std::size_t pos = 0;
@@ -144,7 +164,7 @@ Result<Duration> parse_duration(std::string_view text) {
   } else {
     std::size_t pos = 0;
     long double seconds = 0;
-    if (read_number(s, pos, seconds) && pos == s.size()) {
+    if (read_number(s, pos, seconds) && (pos == s.size() || read_exponent(s, pos, seconds))) {
       nanos = seconds * kNanosPerSecond;
       ok = true;
     } else {

@@ -291,10 +291,11 @@ AGREEMENT_CASES = [
     # durations (checkpoint frequency)
     *[(f"frequency {v}", f"checkpoint: [{{path: /tmp/c, url: 'file:///tmp/s', frequency: {v}}}]", True)
       for v in ("60", "1.5", "'60'", "' 30s '", "30m", "1h30m", "1.5h", "1500ms", "2d", "1d2h3m4s5ms",
-                "PT1H30M", "P1D", "P1W", "PT1.5S", "P1DT2H", "'.5m'", "'5.m'")],
+                "PT1H30M", "P1D", "P1W", "PT1.5S", "P1DT2H", "'.5m'", "'5.m'", "1e3", "'1.5E+2'",
+                "6.0e+1")],
     *[(f"frequency {v}", f"checkpoint: [{{path: /tmp/c, url: 'file:///tmp/s', frequency: {v}}}]", False)
       for v in ("5x", "-5s", "0.5", "0", "-1", "''", "1h30", "P", "PT", "P1DT", "P1Y", "P1M", "PT1H1D",
-                "1 h", "h", "ms", "1e3", "100000000000", "true", "null")],
+                "1 h", "h", "ms", "1e3s", "'1e'", "e3", "-1e3", "100000000000", "true", "null")],
     ("frequency 500ms (below 1s)", "checkpoint: [{path: /tmp/c, url: 'file:///tmp/s', frequency: 500ms}]", "looser"),
     ("frequency 0s", "checkpoint: [{path: /tmp/c, url: 'file:///tmp/s', frequency: 0s}]", "looser"),
     # exit codes
