@@ -218,13 +218,16 @@ checkpoint::PutResult S3Store::put_multipart(const std::string& key, checkpoint:
     std::optional<bool> done = c.ok ? std::optional<bool>(true) : std::nullopt;
     if (unknown && !c.gave_up) done = completed_as(object, etags, size, control);
     if (done == true) {
-      std::lock_guard lock(open_mutex_);
-      open_.erase(upload_id);
+      {
+        std::lock_guard lock(open_mutex_);
+        open_.erase(upload_id);
+      }
       checkpoint::PutResult ok;
       ok.ok = true;
       ok.stamp = in.stamp();
       ok.crc32c = crc;
       ok.bytes = size;
+      abort_strays(object, control);
       return ok;
     }
     r = put_result(c, /*redo_is_cheap=*/false);
@@ -233,6 +236,7 @@ checkpoint::PutResult S3Store::put_multipart(const std::string& key, checkpoint:
   }
   // Nothing may dangle: an upload that was not completed is aborted.
   abort_upload(url, upload_id, control);
+  abort_strays(object, control);
   if (moved) return changed_result(in.stamp());
   return r;
 }
@@ -267,6 +271,35 @@ void S3Store::abort_upload(const std::string& object, const std::string& upload_
   }
   if (auto it = open_.find(upload_id); it != open_.end()) it->second.abort_failed = true;
   spdlog::warn("could not abort the multipart upload {} of {}: {} (tried again later)", upload_id, object, a.error);
+}
+
+void S3Store::abort_strays(const std::string& object, const checkpoint::Control& control) {
+  // Not after a cancel (the grace period is for what is known to be open; the next run's
+  // first round looks for leftovers), and under the down-store rule like any request.
+  if (!strays_listable_ || control.cancelled()) return;
+  std::vector<UploadList::Upload> uploads;
+  Outcome o = client_->list_multipart_uploads(bucket_, object, uploads, {&control});
+  if (o.gave_up) return;  // cancelled or the store is down: the round says so already
+  if (!o.ok) {
+    // Refused for good (credentials that may put objects but not list uploads): said
+    // once, not after every file.
+    const bool refused = !o.retryable;
+    if (!refused || strays_listable_.exchange(false))
+      spdlog::warn("cannot list the multipart uploads of {}{}: {}", shown(object),
+                   refused ? " (not tried again: an upload made by a create whose answer was lost would stay open)" : "",
+                   o.error);
+    return;
+  }
+  for (const auto& u : uploads) {
+    if (u.key != object) continue;  // a longer key with this one as its prefix
+    {
+      std::lock_guard lock(open_mutex_);
+      if (!open_.emplace(u.upload_id, Open{shown(object), false}).second) continue;  // ours, still open
+    }
+    spdlog::info("aborting the multipart upload {} of {}: a create whose answer was lost made it", u.upload_id,
+                 shown(object));
+    abort_upload(shown(object), u.upload_id, control);
+  }
 }
 
 void S3Store::retry_aborts(const checkpoint::Control& control) {

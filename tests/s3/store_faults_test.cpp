@@ -140,6 +140,16 @@ class S3StoreFaults : public S3Env {
     return check_store(kManifest, moto_fetch(moto(), b, "run"));
   }
 
+  // The end of a fault that the run got over: no multipart upload left open, and a
+  // manifest that says complete over objects that check out.
+  StoreCheck expect_complete_with_nothing_open(const std::string& b) {
+    EXPECT_TRUE(open_uploads(moto(), b, "run/").empty());
+    StoreCheck end = judge(b);
+    EXPECT_TRUE(end.ok()) << end.report();
+    EXPECT_EQ(end.manifest["complete"], true) << end.report();
+    return end;
+  }
+
   // The object of data/<rel> is one whole version of it, `version`.
   ::testing::AssertionResult stored_as(const std::string& b, const std::string& rel,
                                        std::uint64_t version) {
@@ -307,10 +317,7 @@ TEST_F(S3StoreFaults, SigkillMidMultipartThenTheNextRunAbortsTheLeftover) {
   EXPECT_TRUE(contains(next.run.err, "aborted 1 multipart upload under s3://" + b +
                                          "/run/data left by an earlier run"))
       << next.run.err;
-  EXPECT_TRUE(open_uploads(moto(), b, "run/").empty());
-  StoreCheck end = judge(b);
-  EXPECT_TRUE(end.ok()) << end.report();
-  EXPECT_EQ(end.manifest["complete"], true) << end.report();
+  StoreCheck end = expect_complete_with_nothing_open(b);
   EXPECT_EQ(end.vouched, 3u) << end.report();
   EXPECT_TRUE(stored_as(b, "big.bin", 2));
   EXPECT_TRUE(stored_as(b, "a.txt", 2));
@@ -451,10 +458,7 @@ TEST_F(S3StoreFaults, ServerKilledMidMultipartIsReportedOpenThenTheNextRunAborts
   ASSERT_EQ(aborts.size(), 1u) << summary(back.requests());
   EXPECT_EQ(query_param(aborts[0], "uploadId"), upload_id);
   EXPECT_EQ(aborts[0]["status"], 204);
-  EXPECT_TRUE(open_uploads(moto(), b, "run/").empty());
-  StoreCheck end = judge(b);
-  EXPECT_TRUE(end.ok()) << end.report();
-  EXPECT_EQ(end.manifest["complete"], true) << end.report();
+  expect_complete_with_nothing_open(b);
   EXPECT_TRUE(stored_as(b, "big.bin", 1));
   EXPECT_TRUE(stored_as(b, "a.txt", 2));
 }
@@ -507,10 +511,7 @@ TEST_F(S3StoreFaults, ServerKilledMidMultipartALaterRoundAbortsItOnceTheServerIs
   });
   ASSERT_EQ(aborts.size(), 1u) << summary(back.requests());
   EXPECT_EQ(aborts[0]["status"], 204);
-  EXPECT_TRUE(open_uploads(moto(), b, "run/").empty());
-  StoreCheck end = judge(b);
-  EXPECT_TRUE(end.ok()) << end.report();
-  EXPECT_EQ(end.manifest["complete"], true) << end.report();
+  expect_complete_with_nothing_open(b);
   EXPECT_TRUE(stored_as(b, "big.bin", 1));
   EXPECT_TRUE(stored_as(b, "a.txt", 1));
 }
@@ -549,10 +550,7 @@ TEST_F(S3StoreFaults, CompleteDelayed25sIsWaitedForNotRetried) {
   EXPECT_EQ(parts.size(), static_cast<std::size_t>(kBigParts)) << summary(requests);
   EXPECT_EQ(numbers.size(), parts.size()) << "a part went up twice\n" << summary(requests);
 
-  EXPECT_TRUE(open_uploads(moto(), b, "run/").empty());
-  StoreCheck end = judge(b);
-  EXPECT_TRUE(end.ok()) << end.report();
-  EXPECT_EQ(end.manifest["complete"], true) << end.report();
+  expect_complete_with_nothing_open(b);
   EXPECT_TRUE(stored_as(b, "big.bin", 1));
 }
 
@@ -596,11 +594,82 @@ TEST_F(S3StoreFaults, CompleteAnswerLostIsSettledByAskingTheStore) {
   EXPECT_EQ(where(requests, is_part).size(), static_cast<std::size_t>(kBigParts))
       << summary(requests);
 
-  EXPECT_TRUE(open_uploads(moto(), b, "run/").empty());
-  StoreCheck end = judge(b);
-  EXPECT_TRUE(end.ok()) << end.report();
-  EXPECT_EQ(end.manifest["complete"], true) << end.report();
+  expect_complete_with_nothing_open(b);
   EXPECT_TRUE(stored_as(b, "big.bin", 1));
+}
+
+// ---- 5b. A CreateMultipartUpload whose answer is lost ---------------------------------
+
+// moto creates the upload, but the answer to the first CreateMultipartUpload is dropped:
+// the client never learns that upload's id, and its retry creates a second one, which
+// carries the parts and is completed. The first must not be left open and unlisted
+// (billed, and the status's open_uploads would not know it): it is aborted, and moto
+// holds no open upload afterwards; the object and the manifest are whole.
+TEST_F(S3StoreFaults, CreateAnswerLostLeavesNoUploadOpen) {
+  const std::string b = bucket();
+  TempDir dir;
+  write_version(dir, "big.bin", 1, kBigBlocks);
+  write_version(dir, "a.txt", 1, 2);
+  FaultProxy proxy(moto(), {.rules = json::array({{{"action", "drop_answer"},
+                                                   {"methods", {"POST"}},
+                                                   {"query_regex", "^uploads="},
+                                                   {"first", 1}}})});
+  TaskRun t = run_task(dir, serial_env(moto(), proxy.endpoint()), b);
+  expect_task_outcome_unchanged(t);
+  json c = checkpoint_status(t);
+  EXPECT_EQ(c["final"]["ok"], true) << c.dump() << "\n" << t.run.err;
+  EXPECT_EQ(c["final"]["files_stored"], 2) << c.dump();
+  EXPECT_EQ(c["open_uploads"], json::array());
+
+  auto requests = proxy.requests();
+  auto creates = where(requests, is_create);
+  ASSERT_EQ(creates.size(), 2u) << summary(requests);
+  EXPECT_EQ(creates[0]["action"], "drop_answer") << describe(creates[0]);
+  EXPECT_EQ(creates[0]["status"], 200) << "moto did not create it: " << creates[0].dump();
+  auto completes = where(requests, is_complete);
+  ASSERT_EQ(completes.size(), 1u) << summary(requests);
+  auto aborts = where(requests, is_abort);
+  ASSERT_EQ(aborts.size(), 1u) << "the upload of the lost answer was not aborted\n" << summary(requests);
+  EXPECT_EQ(key_of(aborts[0], b), "run/data/big.bin");
+  EXPECT_NE(query_param(aborts[0], "uploadId"), query_param(completes[0], "uploadId"))
+      << "the completed upload was aborted\n" << summary(requests);
+  EXPECT_GT(aborts[0]["n"], completes[0]["n"]) << summary(requests);
+  EXPECT_EQ(aborts[0]["status"], 204) << aborts[0].dump();
+  EXPECT_NE(t.run.err.find("a create whose answer was lost made it"), std::string::npos) << t.run.err;
+
+  expect_complete_with_nothing_open(b);
+  EXPECT_TRUE(stored_as(b, "big.bin", 1));
+}
+
+// Credentials that may not list multipart uploads (ListMultipartUploads answered 403):
+// the look for uploads of lost answers is given up after the first refusal, with one
+// warning, and every file is still stored.
+TEST_F(S3StoreFaults, UploadsThatCannotBeListedAreLookedForOnce) {
+  const std::string b = bucket();
+  TempDir dir;
+  write_version(dir, "big1.bin", 1, kBigBlocks);
+  write_version(dir, "big2.bin", 1, kBigBlocks);
+  FaultProxy proxy(moto(), {.rules = json::array({{{"action", "error"},
+                                                   {"status", 403},
+                                                   {"code", "AccessDenied"},
+                                                   {"methods", {"GET"}},
+                                                   {"query_regex", "(^|&)uploads="}}})});
+  TaskRun t = run_task(dir, serial_env(moto(), proxy.endpoint()), b);
+  expect_task_outcome_unchanged(t);
+  json c = checkpoint_status(t);
+  EXPECT_EQ(c["final"]["ok"], true) << c.dump() << "\n" << t.run.err;
+  EXPECT_EQ(c["final"]["files_stored"], 2) << c.dump();
+  auto requests = proxy.requests();
+  auto lists = where(requests, [](const json& r) {
+    return r["method"] == "GET" && contains(r["query"].get<std::string>(), "uploads=");
+  });
+  // The first round's look for a killed run's uploads, and one after the first file.
+  EXPECT_EQ(lists.size(), 2u) << summary(requests);
+  std::size_t warnings = 0;
+  for (std::size_t at = 0; (at = t.run.err.find("not tried again: an upload made by a create", at)) != std::string::npos; ++at)
+    ++warnings;
+  EXPECT_EQ(warnings, 1u) << t.run.err;
+  expect_complete_with_nothing_open(b);
 }
 
 // ---- 6. The store down for the whole final round -------------------------------------
@@ -858,10 +927,7 @@ TEST_F(S3StoreFaults, RewrittenFilesAreStoredWholeOrKeepTheirPreviousVersion) {
   EXPECT_EQ(c["final"]["ok"], true) << c.dump() << "\n" << t.run.err;
   EXPECT_GE(c["rounds"].get<int>(), 5) << c.dump();
   EXPECT_EQ(c["open_uploads"], json::array());
-  EXPECT_TRUE(open_uploads(moto(), b, "run/").empty());
-  StoreCheck end = judge(b);
-  EXPECT_TRUE(end.ok()) << end.report();
-  EXPECT_EQ(end.manifest["complete"], true) << end.report();
+  StoreCheck end = expect_complete_with_nothing_open(b);
   EXPECT_EQ(end.vouched, files.size()) << end.report();
   for (const auto& w : files) EXPECT_TRUE(stored_as(b, w->rel, w->version));
 }

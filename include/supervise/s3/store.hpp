@@ -8,6 +8,7 @@
 // "<prefix>/<key>".
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -63,6 +64,13 @@ class S3Store : public checkpoint::Store {
   // Aborts an upload (within the cleanup budget after a cancel); one that cannot be
   // aborted stays listed and is tried again by retry_aborts().
   void abort_upload(const std::string& object, const std::string& upload_id, const checkpoint::Control& control);
+  // After each multipart upload, completed or aborted: a CreateMultipartUpload whose
+  // answer was lost may have made an upload whose id nobody learned (the client's retry,
+  // or curl's own silent one on a connection that died, made another). Every upload of
+  // `object` that is not one of ours is aborted like ours (and listed as open while it
+  // cannot be), so none is left billed and unlisted. One ListMultipartUploads per file
+  // above the multipart threshold.
+  void abort_strays(const std::string& object, const checkpoint::Control& control);
 
   std::shared_ptr<Client> client_;
   std::string bucket_;
@@ -72,8 +80,9 @@ class S3Store : public checkpoint::Store {
     bool abort_failed = false;
   };
   mutable std::mutex open_mutex_;
-  std::map<std::string, Open> open_;
-  std::unique_ptr<checkpoint::TransferPool> pool_;  // parts and buffers in flight  // upload id -> the upload, from create to complete or abort
+  std::map<std::string, Open> open_;  // upload id -> the upload, from create to complete or abort
+  std::atomic<bool> strays_listable_{true};  // false once ListMultipartUploads was refused for good
+  std::unique_ptr<checkpoint::TransferPool> pool_;  // parts and buffers in flight
 };
 
 // The store for an s3://, gs://, tos:// or swift:// URL with the configuration of the
