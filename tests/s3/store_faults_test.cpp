@@ -140,6 +140,27 @@ class S3StoreFaults : public S3Env {
     return check_store(kManifest, moto_fetch(moto(), b, "run"));
   }
 
+  // big.bin and a.txt (version 1) stored through a proxy with `rules`, by a task whose
+  // outcome the faults must not touch: the final round is ok with both files and the
+  // status lists no open upload. Returns the run and the requests the proxy saw.
+  struct OverFaults {
+    TaskRun t;
+    json requests;
+  };
+  OverFaults store_big_and_small(const std::string& b, const json& rules, TaskOptions options = {}) {
+    TempDir dir;
+    write_version(dir, "big.bin", 1, kBigBlocks);
+    write_version(dir, "a.txt", 1, 2);
+    FaultProxy proxy(moto(), {.rules = rules});
+    TaskRun t = run_task(dir, serial_env(moto(), proxy.endpoint()), b, options);
+    expect_task_outcome_unchanged(t);
+    json c = checkpoint_status(t);
+    EXPECT_EQ(c["final"]["ok"], true) << c.dump() << "\n" << t.run.err;
+    EXPECT_EQ(c["final"]["files_stored"], 2) << c.dump();
+    EXPECT_EQ(c["open_uploads"], json::array());
+    return {std::move(t), proxy.requests()};
+  }
+
   // The end of a fault that the run got over: no multipart upload left open, and a
   // manifest that says complete over objects that check out.
   StoreCheck expect_complete_with_nothing_open(const std::string& b) {
@@ -522,22 +543,14 @@ TEST_F(S3StoreFaults, ServerKilledMidMultipartALaterRoundAbortsItOnceTheServerIs
 // limit on a Complete), sends it once, never aborts, never sends a part twice.
 TEST_F(S3StoreFaults, CompleteDelayed25sIsWaitedForNotRetried) {
   const std::string b = bucket();
-  TempDir dir;
-  write_version(dir, "big.bin", 1, kBigBlocks);
-  write_version(dir, "a.txt", 1, 2);
-  FaultProxy proxy(moto(), {.rules = json::array({{{"action", "delay"},
-                                                   {"seconds", 25},
-                                                   {"methods", {"POST"}},
-                                                   {"query_regex", "^uploadId="}}})});
-  TaskRun t = run_task(dir, serial_env(moto(), proxy.endpoint()), b, {.timeout = 150s});
-  expect_task_outcome_unchanged(t);
-  json c = checkpoint_status(t);
-  EXPECT_EQ(c["final"]["ok"], true) << c.dump() << "\n" << t.run.err;
-  EXPECT_EQ(c["final"]["files_stored"], 2) << c.dump();
-  EXPECT_EQ(c["open_uploads"], json::array());
+  auto [t, requests] = store_big_and_small(b,
+                                           json::array({{{"action", "delay"},
+                                                         {"seconds", 25},
+                                                         {"methods", {"POST"}},
+                                                         {"query_regex", "^uploadId="}}}),
+                                           {.timeout = 150s});
   EXPECT_GE(t.run.elapsed, 25s);
 
-  auto requests = proxy.requests();
   auto completes = where(requests, is_complete);
   ASSERT_EQ(completes.size(), 1u) << summary(requests);
   EXPECT_EQ(completes[0]["action"], "delay");
@@ -562,21 +575,9 @@ TEST_F(S3StoreFaults, CompleteDelayed25sIsWaitedForNotRetried) {
 // aborted or left open, no part goes up again, the final round is ok.
 TEST_F(S3StoreFaults, CompleteAnswerLostIsSettledByAskingTheStore) {
   const std::string b = bucket();
-  TempDir dir;
-  write_version(dir, "big.bin", 1, kBigBlocks);
-  write_version(dir, "a.txt", 1, 2);
-  FaultProxy proxy(
-      moto(),
-      {.rules = json::array(
-           {{{"action", "drop_answer"}, {"methods", {"POST"}}, {"query_regex", "^uploadId="}}})});
-  TaskRun t = run_task(dir, serial_env(moto(), proxy.endpoint()), b);
-  expect_task_outcome_unchanged(t);
-  json c = checkpoint_status(t);
-  EXPECT_EQ(c["final"]["ok"], true) << c.dump() << "\n" << t.run.err;
-  EXPECT_EQ(c["final"]["files_stored"], 2) << c.dump();
-  EXPECT_EQ(c["open_uploads"], json::array());
+  auto [t, requests] = store_big_and_small(
+      b, json::array({{{"action", "drop_answer"}, {"methods", {"POST"}}, {"query_regex", "^uploadId="}}}));
 
-  auto requests = proxy.requests();
   auto completes = where(requests, is_complete);
   ASSERT_FALSE(completes.empty()) << summary(requests);
   for (const auto& r : completes) {
@@ -607,21 +608,11 @@ TEST_F(S3StoreFaults, CompleteAnswerLostIsSettledByAskingTheStore) {
 // holds no open upload afterwards; the object and the manifest are whole.
 TEST_F(S3StoreFaults, CreateAnswerLostLeavesNoUploadOpen) {
   const std::string b = bucket();
-  TempDir dir;
-  write_version(dir, "big.bin", 1, kBigBlocks);
-  write_version(dir, "a.txt", 1, 2);
-  FaultProxy proxy(moto(), {.rules = json::array({{{"action", "drop_answer"},
-                                                   {"methods", {"POST"}},
-                                                   {"query_regex", "^uploads="},
-                                                   {"first", 1}}})});
-  TaskRun t = run_task(dir, serial_env(moto(), proxy.endpoint()), b);
-  expect_task_outcome_unchanged(t);
-  json c = checkpoint_status(t);
-  EXPECT_EQ(c["final"]["ok"], true) << c.dump() << "\n" << t.run.err;
-  EXPECT_EQ(c["final"]["files_stored"], 2) << c.dump();
-  EXPECT_EQ(c["open_uploads"], json::array());
+  auto [t, requests] = store_big_and_small(b, json::array({{{"action", "drop_answer"},
+                                                            {"methods", {"POST"}},
+                                                            {"query_regex", "^uploads="},
+                                                            {"first", 1}}}));
 
-  auto requests = proxy.requests();
   auto creates = where(requests, is_create);
   ASSERT_EQ(creates.size(), 2u) << summary(requests);
   EXPECT_EQ(creates[0]["action"], "drop_answer") << describe(creates[0]);
