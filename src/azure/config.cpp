@@ -177,7 +177,7 @@ Result<Config> resolve_config(const std::string& account, const s3::GetEnv& gete
     // The floor is ours (Azure takes blocks of any size): more, smaller blocks only cost
     // requests, and one floor for every store keeps the memory rule the same.
     auto size = s3::parse_size("SUPERVISE_AZURE_BLOCK_SIZE", *t,
-                               {5ull << 20, kMaxBlockSize, "5MiB, the smallest block supervise sends",
+                               {s3::kMinPartSize, kMaxBlockSize, "5MiB, the smallest block supervise sends",
                                 "4000MiB, Azure's largest block"});
     if (!size) return Error{size.error()};
     config.block_size = *size;

@@ -22,6 +22,7 @@ inline constexpr std::uint64_t kDefaultPartSize = 8ull << 20;
 inline constexpr unsigned kDefaultConcurrentRequests = 8;
 inline constexpr unsigned kMaxConcurrentRequests = 256;
 inline constexpr std::uint64_t kMaxSinglePut = 5ull << 30;  // S3's limit for one PutObject
+inline constexpr std::uint64_t kMinPartSize = 5ull << 20;   // S3's smallest part (not the last)
 
 struct Credentials {
   std::string access_key_id;
@@ -89,7 +90,7 @@ Result<Config> resolve_store_config(const spec::StoreUrl& url, const GetEnv& get
 Result<std::uint64_t> parse_multipart_threshold(const std::string& text);
 // The bounds of a size variable, and why each is one (for the error).
 struct SizeBounds {
-  std::uint64_t min = 5ull << 20;
+  std::uint64_t min = kMinPartSize;
   std::uint64_t max = kMaxSinglePut;
   const char* min_text = "5MiB, S3's smallest part";
   const char* max_text = "5GiB, S3's largest single upload";
