@@ -47,6 +47,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "faultproxy.hpp"
@@ -81,6 +82,13 @@ std::string write_version(const TempDir& dir, const std::string& rel, std::uint6
 std::vector<json> since(const std::vector<json>& requests, std::size_t from) {
   return {requests.begin() + static_cast<std::ptrdiff_t>(std::min(from, requests.size())),
           requests.end()};
+}
+
+// How many times `part` occurs in `text` (a message said once, not once per file).
+std::size_t occurrences(const std::string& text, const std::string& part) {
+  std::size_t n = 0;
+  for (std::size_t at = 0; (at = text.find(part, at)) != std::string::npos; ++at) ++n;
+  return n;
 }
 
 // Every part upload held `seconds` by the proxy (then forwarded).
@@ -140,23 +148,25 @@ class S3StoreFaults : public S3Env {
     return check_store(kManifest, moto_fetch(moto(), b, "run"));
   }
 
-  // big.bin and a.txt (version 1) stored through a proxy with `rules`, by a task whose
-  // outcome the faults must not touch: the final round is ok with both files and the
-  // status lists no open upload. Returns the run and the requests the proxy saw.
+  // `files` (data/<rel> of so many blocks, version 1; by default big.bin and a.txt)
+  // stored through a proxy with `rules`, by a task whose outcome the faults must not
+  // touch: the final round is ok with every file and the status lists no open upload.
+  // Returns the run and the requests the proxy saw.
   struct OverFaults {
     TaskRun t;
     json requests;
   };
-  OverFaults store_big_and_small(const std::string& b, const json& rules, TaskOptions options = {}) {
+  OverFaults store_over_faults(const std::string& b, const json& rules, TaskOptions options = {},
+                               const std::vector<std::pair<std::string, std::size_t>>& files = {
+                                   {"big.bin", kBigBlocks}, {"a.txt", 2}}) {
     TempDir dir;
-    write_version(dir, "big.bin", 1, kBigBlocks);
-    write_version(dir, "a.txt", 1, 2);
+    for (const auto& [rel, blocks] : files) write_version(dir, rel, 1, blocks);
     FaultProxy proxy(moto(), {.rules = rules});
     TaskRun t = run_task(dir, serial_env(moto(), proxy.endpoint()), b, options);
     expect_task_outcome_unchanged(t);
     json c = checkpoint_status(t);
     EXPECT_EQ(c["final"]["ok"], true) << c.dump() << "\n" << t.run.err;
-    EXPECT_EQ(c["final"]["files_stored"], 2) << c.dump();
+    EXPECT_EQ(c["final"]["files_stored"], files.size()) << c.dump();
     EXPECT_EQ(c["open_uploads"], json::array());
     return {std::move(t), proxy.requests()};
   }
@@ -543,7 +553,7 @@ TEST_F(S3StoreFaults, ServerKilledMidMultipartALaterRoundAbortsItOnceTheServerIs
 // limit on a Complete), sends it once, never aborts, never sends a part twice.
 TEST_F(S3StoreFaults, CompleteDelayed25sIsWaitedForNotRetried) {
   const std::string b = bucket();
-  auto [t, requests] = store_big_and_small(b,
+  auto [t, requests] = store_over_faults(b,
                                            json::array({{{"action", "delay"},
                                                          {"seconds", 25},
                                                          {"methods", {"POST"}},
@@ -575,7 +585,7 @@ TEST_F(S3StoreFaults, CompleteDelayed25sIsWaitedForNotRetried) {
 // aborted or left open, no part goes up again, the final round is ok.
 TEST_F(S3StoreFaults, CompleteAnswerLostIsSettledByAskingTheStore) {
   const std::string b = bucket();
-  auto [t, requests] = store_big_and_small(
+  auto [t, requests] = store_over_faults(
       b, json::array({{{"action", "drop_answer"}, {"methods", {"POST"}}, {"query_regex", "^uploadId="}}}));
 
   auto completes = where(requests, is_complete);
@@ -608,7 +618,7 @@ TEST_F(S3StoreFaults, CompleteAnswerLostIsSettledByAskingTheStore) {
 // holds no open upload afterwards; the object and the manifest are whole.
 TEST_F(S3StoreFaults, CreateAnswerLostLeavesNoUploadOpen) {
   const std::string b = bucket();
-  auto [t, requests] = store_big_and_small(b, json::array({{{"action", "drop_answer"},
+  auto [t, requests] = store_over_faults(b, json::array({{{"action", "drop_answer"},
                                                             {"methods", {"POST"}},
                                                             {"query_regex", "^uploads="},
                                                             {"first", 1}}}));
@@ -637,29 +647,19 @@ TEST_F(S3StoreFaults, CreateAnswerLostLeavesNoUploadOpen) {
 // warning, and every file is still stored.
 TEST_F(S3StoreFaults, UploadsThatCannotBeListedAreLookedForOnce) {
   const std::string b = bucket();
-  TempDir dir;
-  write_version(dir, "big1.bin", 1, kBigBlocks);
-  write_version(dir, "big2.bin", 1, kBigBlocks);
-  FaultProxy proxy(moto(), {.rules = json::array({{{"action", "error"},
-                                                   {"status", 403},
-                                                   {"code", "AccessDenied"},
-                                                   {"methods", {"GET"}},
-                                                   {"query_regex", "(^|&)uploads="}}})});
-  TaskRun t = run_task(dir, serial_env(moto(), proxy.endpoint()), b);
-  expect_task_outcome_unchanged(t);
-  json c = checkpoint_status(t);
-  EXPECT_EQ(c["final"]["ok"], true) << c.dump() << "\n" << t.run.err;
-  EXPECT_EQ(c["final"]["files_stored"], 2) << c.dump();
-  auto requests = proxy.requests();
+  auto [t, requests] = store_over_faults(b,
+                                         json::array({{{"action", "error"},
+                                                       {"status", 403},
+                                                       {"code", "AccessDenied"},
+                                                       {"methods", {"GET"}},
+                                                       {"query_regex", "(^|&)uploads="}}}),
+                                         {}, {{"big1.bin", kBigBlocks}, {"big2.bin", kBigBlocks}});
   auto lists = where(requests, [](const json& r) {
     return r["method"] == "GET" && contains(r["query"].get<std::string>(), "uploads=");
   });
   // The first round's look for a killed run's uploads, and one after the first file.
   EXPECT_EQ(lists.size(), 2u) << summary(requests);
-  std::size_t warnings = 0;
-  for (std::size_t at = 0; (at = t.run.err.find("not tried again: an upload made by a create", at)) != std::string::npos; ++at)
-    ++warnings;
-  EXPECT_EQ(warnings, 1u) << t.run.err;
+  EXPECT_EQ(occurrences(t.run.err, "not tried again: an upload made by a create"), 1u) << t.run.err;
   expect_complete_with_nothing_open(b);
 }
 
@@ -703,11 +703,7 @@ TEST_F(S3StoreFaults, StoreDownForTheWholeFinalRoundEndsWithinAMinute) {
   std::string error = f.value("error", std::string());
   EXPECT_TRUE(error.starts_with("1000 files not stored; the store is down: ")) << error;
   // Said once, in full (the files' own errors do not repeat it).
-  std::size_t said = 0;
-  for (std::size_t at = 0;
-       (at = error.find("requests in a row failed over", at)) != std::string::npos; ++at)
-    ++said;
-  EXPECT_EQ(said, 1u) << error;
+  EXPECT_EQ(occurrences(error, "requests in a row failed over"), 1u) << error;
   EXPECT_LT(error.size(), 2000u) << error;
   std::printf("the run ended %.1f s after the store went down; final.error: %s\n",
               std::chrono::duration<double>(took).count(), error.c_str());
