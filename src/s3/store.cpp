@@ -277,6 +277,7 @@ void S3Store::abort_strays(const std::string& object, const checkpoint::Control&
   // Not after a cancel (the grace period is for what is known to be open; the next run's
   // first round looks for leftovers), and under the down-store rule like any request.
   if (!strays_listable_ || control.cancelled()) return;
+  const std::string url = shown(object);
   std::vector<UploadList::Upload> uploads;
   Outcome o = client_->list_multipart_uploads(bucket_, object, uploads, {&control});
   if (o.gave_up) return;  // cancelled or the store is down: the round says so already
@@ -285,7 +286,7 @@ void S3Store::abort_strays(const std::string& object, const checkpoint::Control&
     // once, not after every file.
     const bool refused = !o.retryable;
     if (!refused || strays_listable_.exchange(false))
-      spdlog::warn("cannot list the multipart uploads of {}{}: {}", shown(object),
+      spdlog::warn("cannot list the multipart uploads of {}{}: {}", url,
                    refused ? " (not tried again: an upload made by a create whose answer was lost would stay open)" : "",
                    o.error);
     return;
@@ -294,11 +295,10 @@ void S3Store::abort_strays(const std::string& object, const checkpoint::Control&
     if (u.key != object) continue;  // a longer key with this one as its prefix
     {
       std::lock_guard lock(open_mutex_);
-      if (!open_.emplace(u.upload_id, Open{shown(object), false}).second) continue;  // ours, still open
+      if (!open_.emplace(u.upload_id, Open{url, false}).second) continue;  // ours, still open
     }
-    spdlog::info("aborting the multipart upload {} of {}: a create whose answer was lost made it", u.upload_id,
-                 shown(object));
-    abort_upload(shown(object), u.upload_id, control);
+    spdlog::info("aborting the multipart upload {} of {}: a create whose answer was lost made it", u.upload_id, url);
+    abort_upload(url, u.upload_id, control);
   }
 }
 
